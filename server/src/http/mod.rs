@@ -1,0 +1,73 @@
+//! HTTP: the router, middleware, and the routes that are not package protocols.
+
+mod graphql;
+mod health;
+pub mod metrics;
+mod spa;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request};
+use axum::routing::get;
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::state::SharedState;
+
+/// Largest GraphQL request body.
+const GRAPHQL_BODY_LIMIT: usize = 1024 * 1024;
+
+pub fn router(state: SharedState) -> Router {
+    let graphql = Router::new()
+        .route("/graphql", get(graphql::graphiql).post(graphql::execute))
+        .layer(RequestBodyLimitLayer::new(GRAPHQL_BODY_LIMIT));
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .merge(graphql)
+        .fallback(spa::serve)
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(state.config.max_body_size).unwrap_or(usize::MAX),
+        ))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map(|p| p.as_str().to_owned())
+                        .unwrap_or_else(|| "fallback".to_owned());
+                    tracing::info_span!(
+                        "http.request",
+                        http.method = %request.method(),
+                        http.route = %route,
+                        http.path = %request.uri().path(),
+                        http.status = tracing::field::Empty,
+                        http.latency_ms = tracing::field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(
+                    |response: &axum::response::Response, latency: Duration, span: &Span| {
+                        span.record("http.status", response.status().as_u16());
+                        span.record("http.latency_ms", latency.as_millis() as u64);
+                        tracing::info!("response");
+                    },
+                )
+                .on_failure(()),
+        )
+        .with_state(state)
+}
+
+/// The peer address of a request, when the server knows it.
+pub fn client_address(request_extensions: &http::Extensions) -> Option<IpAddr> {
+    request_extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}

@@ -1,0 +1,13 @@
+//! Packistry: a self-hosted private package registry.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod server;
+pub mod services;
+pub mod state;
+pub mod storage;

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    packistry_server::cli::main()
+}

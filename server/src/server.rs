@@ -1,0 +1,112 @@
+//! Starting the server: migrate, bind, serve until SIGTERM/SIGINT, finish in-flight requests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::auth::throttle::LoginThrottle;
+use crate::config::{Config, ConfigError};
+use crate::state::{AppState, SharedState};
+use crate::storage::BlobStore;
+use crate::{db, graphql, http, services};
+
+/// Everything a server needs, ready to accept connections.
+pub struct Prepared {
+    pub state: SharedState,
+    pub listener: TcpListener,
+    pub address: SocketAddr,
+}
+
+pub async fn prepare(config: Config) -> Result<Prepared, ConfigError> {
+    config.prepare_data_dir()?;
+    let secret_key = config.load_secret_key()?;
+    let db = db::connect_and_migrate(&config.database).await?;
+    let blobs = BlobStore::open(&config.storage)?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|err| {
+        ConfigError::new(
+            "PACKISTRY_LISTEN",
+            format!("cannot listen on {}: {err}", config.listen),
+        )
+    })?;
+    let address = listener
+        .local_addr()
+        .map_err(|err| ConfigError::new("PACKISTRY_LISTEN", err.to_string()))?;
+    let base_url = config
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
+    let state = Arc::new(AppState {
+        config,
+        db,
+        blobs,
+        base_url,
+        secret_key,
+        login_throttle: LoginThrottle::default(),
+        metrics: http::metrics::install_recorder(),
+        schema: graphql::schema_builder().finish(),
+    });
+    Ok(Prepared {
+        state,
+        listener,
+        address,
+    })
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let Prepared {
+        state,
+        listener,
+        address,
+    } = prepare(config).await?;
+    tracing::info!(
+        listen.address = %address,
+        base_url = %state.base_url,
+        database = %state.config.database.redacted(),
+        storage = ?state.blobs,
+        "listening on {address}; open {} in a browser",
+        state.base_url
+    );
+    match services::users::count(&state.db).await {
+        Ok(0) => tracing::warn!(
+            "no users yet; create the first admin with: \
+             packistry user create --email you@example.com --role admin --password-stdin \
+             (then type the password and press Enter), and sign in at {}",
+            state.base_url
+        ),
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "cannot count users"),
+    }
+    let app = http::router(state.clone());
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    state.db.clone().close().await.ok();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,199 @@
+//! Users: creation, passwords, activation, sign-in.
+
+use chrono::Utc;
+use packistry_shared::names::is_plausible_email;
+use packistry_shared::GlobalRole;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    Set, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::audit::{self, Actor, Target};
+use crate::auth::{password, session};
+use crate::db::entities::users;
+use crate::error::{is_unique_violation, Error, Result};
+
+pub struct NewUser {
+    pub email: String,
+    pub display_name: Option<String>,
+    pub global_role: GlobalRole,
+    pub password: Option<String>,
+}
+
+/// E-mail addresses are compared and stored in lowercase.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+pub async fn count(db: &impl ConnectionTrait) -> Result<u64> {
+    Ok(users::Entity::find().count(db).await?)
+}
+
+pub async fn find_by_email(db: &impl ConnectionTrait, email: &str) -> Result<Option<users::Model>> {
+    Ok(users::Entity::find()
+        .filter(users::Column::Email.eq(normalize_email(email)))
+        .one(db)
+        .await?)
+}
+
+pub async fn get_by_email(db: &impl ConnectionTrait, email: &str) -> Result<users::Model> {
+    find_by_email(db, email)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no user with e-mail {}", normalize_email(email))))
+}
+
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    new: NewUser,
+) -> Result<users::Model> {
+    let email = normalize_email(&new.email);
+    if !is_plausible_email(&email) {
+        return Err(Error::bad_input(format!(
+            "\"{email}\" is not an e-mail address"
+        )));
+    }
+    let password_hash = match new.password {
+        Some(pw) => {
+            password::check_strength(&pw)?;
+            Some(password::hash(pw).await?)
+        }
+        None => None,
+    };
+    let display_name = new
+        .display_name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
+    let now = Utc::now();
+    let row = users::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        email: Set(email.clone()),
+        display_name: Set(display_name),
+        password_hash: Set(password_hash),
+        global_role: Set(new.global_role.as_str().to_owned()),
+        active: Set(true),
+        auth_source_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let txn = db.begin().await?;
+    let user = row.insert(&txn).await.map_err(|err| {
+        if is_unique_violation(&err) {
+            Error::conflict(format!("email: a user with e-mail {email} already exists"))
+        } else {
+            err.into()
+        }
+    })?;
+    audit::record(
+        &txn,
+        actor,
+        "user.created",
+        Target {
+            kind: "user",
+            id: Some(user.id.to_string()),
+            name: &user.email,
+        },
+        json!({ "globalRole": user.global_role }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// Set a new password and end the user's sessions.
+pub async fn reset_password<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    email: &str,
+    new_password: String,
+) -> Result<users::Model> {
+    password::check_strength(&new_password)?;
+    let user = get_by_email(db, email).await?;
+    let hash = password::hash(new_password).await?;
+    let txn = db.begin().await?;
+    let mut row: users::ActiveModel = user.into();
+    row.password_hash = Set(Some(hash));
+    row.updated_at = Set(Utc::now());
+    let user = row.update(&txn).await?;
+    session::delete_all_for_user(&txn, user.id).await?;
+    audit::record(
+        &txn,
+        actor,
+        "user.password_reset",
+        Target {
+            kind: "user",
+            id: Some(user.id.to_string()),
+            name: &user.email,
+        },
+        json!({}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// Activate or deactivate a user. Deactivation ends their sessions at once; the last active
+/// admin cannot be deactivated.
+pub async fn set_active<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    email: &str,
+    active: bool,
+) -> Result<users::Model> {
+    let txn = db.begin().await?;
+    let user = get_by_email(&txn, email).await?;
+    if user.active == active {
+        txn.commit().await?;
+        return Ok(user);
+    }
+    if !active && user.global_role() == GlobalRole::Admin {
+        let active_admins = users::Entity::find()
+            .filter(users::Column::GlobalRole.eq(GlobalRole::Admin.as_str()))
+            .filter(users::Column::Active.eq(true))
+            .count(&txn)
+            .await?;
+        if active_admins <= 1 {
+            return Err(Error::conflict(format!(
+                "{} is the last active admin; make another user admin first",
+                user.email
+            )));
+        }
+    }
+    let mut row: users::ActiveModel = user.into();
+    row.active = Set(active);
+    row.updated_at = Set(Utc::now());
+    let user = row.update(&txn).await?;
+    if !active {
+        session::delete_all_for_user(&txn, user.id).await?;
+    }
+    audit::record(
+        &txn,
+        actor,
+        if active { "user.activated" } else { "user.deactivated" },
+        Target {
+            kind: "user",
+            id: Some(user.id.to_string()),
+            name: &user.email,
+        },
+        json!({}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// Check an e-mail and password. The same answer, and about the same time, whether the
+/// account is unknown, inactive, has no password, or the password is wrong.
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    email: &str,
+    password_given: String,
+) -> Result<Option<users::Model>> {
+    let user = find_by_email(db, email).await?;
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let ok = password::verify(password_given, stored).await?;
+    Ok(user.filter(|u| ok && u.active))
+}
