@@ -1,11 +1,12 @@
 //! `/graphql`: POST executes, GET serves GraphiQL.
 
 use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::header::{CONTENT_TYPE, COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use subtle::ConstantTimeEq;
@@ -44,9 +45,9 @@ fn graphql_error(status: StatusCode, code: &str, message: &str) -> Response {
 pub async fn execute(
     State(state): State<SharedState>,
     ClientAddress(address): ClientAddress,
-    headers: HeaderMap,
-    request: GraphQLRequest,
+    request: Request,
 ) -> Response {
+    let headers = request.headers().clone();
     // Cross-site forms cannot send application/json without a CORS preflight, which this
     // server never grants: requiring it closes login CSRF.
     let is_json = headers
@@ -60,6 +61,17 @@ pub async fn execute(
             "send GraphQL requests as application/json",
         );
     }
+
+    let request = match GraphQLRequest::<GraphQLRejection>::from_request(request, &state).await {
+        Ok(request) => request,
+        Err(rejection) => {
+            return graphql_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &format!("malformed GraphQL request: {}", rejection.0),
+            )
+        }
+    };
 
     let mut context = RequestContext {
         principal: Principal::Anonymous,

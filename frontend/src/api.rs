@@ -1,0 +1,91 @@
+//! Typed GraphQL over `fetch`. Queries live in `frontend/queries/` and are checked against
+//! `schema.graphql` when the SPA compiles.
+
+use graphql_client::{GraphQLQuery, Response};
+use wasm_bindgen::JsCast;
+
+/// The scalar `DateTime` arrives as an RFC 3339 string.
+#[allow(dead_code)]
+pub type DateTime = String;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/viewer.graphql",
+    response_derives = "Debug, Clone, PartialEq"
+)]
+pub struct Viewer;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/login.graphql",
+    response_derives = "Debug, Clone, PartialEq"
+)]
+pub struct Login;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/logout.graphql",
+    response_derives = "Debug, Clone, PartialEq"
+)]
+pub struct Logout;
+
+/// An error a person can read: the server's message, or what failed on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub message: String,
+    pub code: Option<String>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+const CSRF_COOKIE: &str = "packistry_csrf";
+
+fn csrf_token() -> Option<String> {
+    let document = web_sys::window()?.document()?;
+    let cookies = document.dyn_into::<web_sys::HtmlDocument>().ok()?.cookie().ok()?;
+    cookies.split(';').find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        (name == CSRF_COOKIE && !value.is_empty()).then(|| value.to_owned())
+    })
+}
+
+pub async fn run<Q: GraphQLQuery>(variables: Q::Variables) -> Result<Q::ResponseData, ApiError> {
+    let body = Q::build_query(variables);
+    let mut request = gloo_net::http::Request::post("/graphql")
+        .header("Content-Type", "application/json");
+    if let Some(token) = csrf_token() {
+        request = request.header("X-CSRF-Token", &token);
+    }
+    let network = |err: gloo_net::Error| ApiError {
+        message: format!("cannot reach the server: {err}"),
+        code: None,
+    };
+    let response = request.json(&body).map_err(network)?.send().await.map_err(network)?;
+    let parsed: Response<Q::ResponseData> = response.json().await.map_err(|err| ApiError {
+        message: format!("unexpected answer from the server ({}): {err}", response.status()),
+        code: None,
+    })?;
+    if let Some(error) = parsed.errors.and_then(|errors| errors.into_iter().next()) {
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .and_then(|code| code.as_str())
+            .map(str::to_owned);
+        return Err(ApiError {
+            message: error.message,
+            code,
+        });
+    }
+    parsed.data.ok_or_else(|| ApiError {
+        message: "the server answered without data".into(),
+        code: None,
+    })
+}

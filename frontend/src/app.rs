@@ -1,0 +1,104 @@
+//! Routes and the signed-in shell.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::{Outlet, ParentRoute, Route, Router, Routes, A};
+use leptos_router::hooks::use_navigate;
+use leptos_router::path;
+
+use crate::api;
+use crate::pages::{home::HomePage, login::LoginPage, section::Section};
+use crate::session::{self, use_session, Session};
+
+/// The sections of the app, in navigation order: (path, label).
+pub const SECTIONS: &[(&str, &str)] = &[
+    ("/repositories", "Repositories"),
+    ("/packages", "Packages"),
+    ("/users", "Users"),
+    ("/groups", "Groups"),
+    ("/tokens", "Tokens"),
+    ("/sources", "Sources"),
+    ("/auth-sources", "Authentication sources"),
+    ("/audit", "Audit"),
+];
+
+#[component]
+pub fn App() -> impl IntoView {
+    let session = RwSignal::new(Session::Loading);
+    provide_context(session);
+    spawn_local(session::refresh(session));
+
+    view! {
+        <Router>
+            <Routes fallback=|| view! { <p class="page-missing">"There is no such page."</p> }>
+                <Route path=path!("/login") view=LoginPage />
+                <ParentRoute path=path!("") view=Shell>
+                    <Route path=path!("") view=HomePage />
+                    <Route path=path!("repositories") view=|| view! { <Section title="Repositories" /> } />
+                    <Route path=path!("packages") view=|| view! { <Section title="Packages" /> } />
+                    <Route path=path!("users") view=|| view! { <Section title="Users" /> } />
+                    <Route path=path!("groups") view=|| view! { <Section title="Groups" /> } />
+                    <Route path=path!("tokens") view=|| view! { <Section title="Tokens" /> } />
+                    <Route path=path!("sources") view=|| view! { <Section title="Sources" /> } />
+                    <Route path=path!("auth-sources") view=|| view! { <Section title="Authentication sources" /> } />
+                    <Route path=path!("audit") view=|| view! { <Section title="Audit" /> } />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+/// The frame around every signed-in page: who is signed in, sign-out, navigation.
+#[component]
+fn Shell() -> impl IntoView {
+    let session = use_session();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if session.get() == Session::Anonymous {
+            navigate("/login", Default::default());
+        }
+    });
+    let (menu_open, set_menu_open) = signal(false);
+
+    let sign_out = move |_| {
+        spawn_local(async move {
+            // Whatever the server says, this browser no longer treats itself as signed in.
+            let _ = api::run::<api::Logout>(api::logout::Variables {}).await;
+            session.set(Session::Anonymous);
+        });
+    };
+
+    move || match session.get() {
+        Session::Loading => view! { <p class="status">"Loading…"</p> }.into_any(),
+        Session::Anonymous => view! { <p class="status">"Redirecting to sign in…"</p> }.into_any(),
+        Session::Unreachable(message) => view! {
+            <div class="status error" role="alert">
+                <p>"Packistry cannot be reached: " {message}</p>
+                <button on:click=move |_| { session.set(Session::Loading); spawn_local(session::refresh(session)); }>"Try again"</button>
+            </div>
+        }
+        .into_any(),
+        Session::SignedIn(user) => view! {
+            <div class="shell" class:menu-open=menu_open>
+                <header class="topbar">
+                    <button class="menu-toggle" aria-label="Menu" on:click=move |_| set_menu_open.update(|open| *open = !*open)>"☰"</button>
+                    <a class="brand" href="/">"Packistry"</a>
+                    <span class="who" data-testid="signed-in-as" title=user.global_role.clone()>
+                        {user.display_name.clone()} " · " {user.email.clone()}
+                    </span>
+                    <button class="sign-out" on:click=sign_out>"Sign out"</button>
+                </header>
+                <nav class="sidebar" aria-label="Sections" on:click=move |_| set_menu_open.set(false)>
+                    {SECTIONS
+                        .iter()
+                        .map(|(href, label)| view! { <A href=*href>{*label}</A> })
+                        .collect_view()}
+                </nav>
+                <main class="content">
+                    <Outlet />
+                </main>
+            </div>
+        }
+        .into_any(),
+    }
+}

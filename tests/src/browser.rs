@@ -1,0 +1,64 @@
+//! Browser tests: Debian's Chromium driven by playwright-core from `tests/browser/`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::{in_ci, workspace_root};
+
+/// Where screenshots are kept as test artifacts.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = workspace_root().join("tests/artifacts");
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    dir
+}
+
+/// Whether the browser tooling is installed. Under `CI=true` its absence is a failure.
+pub fn available() -> bool {
+    let browser_dir = workspace_root().join("tests/browser");
+    let chromium = std::path::Path::new(&chromium_path()).exists();
+    let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    let playwright = browser_dir.join("node_modules/playwright-core").exists();
+    let spa = workspace_root().join("frontend/dist/index.html").exists();
+    let missing: Vec<&str> = [
+        (!chromium, "chromium"),
+        (!node, "node"),
+        (!playwright, "tests/browser/node_modules/playwright-core (npm ci)"),
+        (!spa, "frontend/dist (trunk build --release)"),
+    ]
+    .into_iter()
+    .filter_map(|(missing, what)| missing.then_some(what))
+    .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!("browser test needs: {} (make test installs them)", missing.join(", "));
+    assert!(!in_ci(), "{message}");
+    eprintln!("skipping: {message}");
+    false
+}
+
+pub fn chromium_path() -> String {
+    std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+/// Run `tests/browser/<script>` with `node`, passing `env`; returns its combined output and
+/// whether it succeeded.
+pub fn run_script(script: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let browser_dir = workspace_root().join("tests/browser");
+    let mut command = Command::new("node");
+    command
+        .arg(browser_dir.join(script))
+        .current_dir(&browser_dir)
+        .env("CHROMIUM_PATH", chromium_path())
+        .env("ARTIFACTS_DIR", artifacts_dir());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("node runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
