@@ -49,7 +49,11 @@ const CSRF_COOKIE: &str = "packistry_csrf";
 
 fn csrf_token() -> Option<String> {
     let document = web_sys::window()?.document()?;
-    let cookies = document.dyn_into::<web_sys::HtmlDocument>().ok()?.cookie().ok()?;
+    let cookies = document
+        .dyn_into::<web_sys::HtmlDocument>()
+        .ok()?
+        .cookie()
+        .ok()?;
     cookies.split(';').find_map(|pair| {
         let (name, value) = pair.trim().split_once('=')?;
         (name == CSRF_COOKIE && !value.is_empty()).then(|| value.to_owned())
@@ -58,8 +62,8 @@ fn csrf_token() -> Option<String> {
 
 pub async fn run<Q: GraphQLQuery>(variables: Q::Variables) -> Result<Q::ResponseData, ApiError> {
     let body = Q::build_query(variables);
-    let mut request = gloo_net::http::Request::post("/graphql")
-        .header("Content-Type", "application/json");
+    let mut request =
+        gloo_net::http::Request::post("/graphql").header("Content-Type", "application/json");
     if let Some(token) = csrf_token() {
         request = request.header("X-CSRF-Token", &token);
     }
@@ -67,9 +71,17 @@ pub async fn run<Q: GraphQLQuery>(variables: Q::Variables) -> Result<Q::Response
         message: format!("cannot reach the server: {err}"),
         code: None,
     };
-    let response = request.json(&body).map_err(network)?.send().await.map_err(network)?;
+    let response = request
+        .json(&body)
+        .map_err(network)?
+        .send()
+        .await
+        .map_err(network)?;
     let parsed: Response<Q::ResponseData> = response.json().await.map_err(|err| ApiError {
-        message: format!("unexpected answer from the server ({}): {err}", response.status()),
+        message: format!(
+            "unexpected answer from the server ({}): {err}",
+            response.status()
+        ),
         code: None,
     })?;
     if let Some(error) = parsed.errors.and_then(|errors| errors.into_iter().next()) {

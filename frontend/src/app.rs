@@ -68,7 +68,8 @@ fn Shell() -> impl IntoView {
         });
     };
 
-    move || match session.get() {
+    move || {
+        match session.get() {
         Session::Loading => view! { <p class="status">"Loading…"</p> }.into_any(),
         Session::Anonymous => view! { <p class="status">"Redirecting to sign in…"</p> }.into_any(),
         Session::Unreachable(message) => view! {
@@ -100,5 +101,6 @@ fn Shell() -> impl IntoView {
             </div>
         }
         .into_any(),
+    }
     }
 }

@@ -239,7 +239,13 @@ impl Config {
         let storage = match settings.storage_url {
             None => StorageUrl::Local(data_dir.join("blobs")),
             Some(url) if url.starts_with("s3://") => {
-                if url.trim_start_matches("s3://").split('/').next().unwrap_or("").is_empty() {
+                if url
+                    .trim_start_matches("s3://")
+                    .split('/')
+                    .next()
+                    .unwrap_or("")
+                    .is_empty()
+                {
                     return Err(ConfigError::new(
                         "PACKISTRY_STORAGE_URL",
                         format!("\"{url}\" names no bucket; expected s3://bucket/prefix"),
@@ -419,7 +425,9 @@ mod tests {
     fn defaults_are_sqlite_and_local_files_under_data() {
         let config = Config::validate(settings()).unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
-        assert!(matches!(&config.database, DatabaseUrl::Sqlite(url) if url == "sqlite://./data/packistry.db?mode=rwc"));
+        assert!(
+            matches!(&config.database, DatabaseUrl::Sqlite(url) if url == "sqlite://./data/packistry.db?mode=rwc")
+        );
         assert!(matches!(&config.storage, StorageUrl::Local(p) if p == Path::new("./data/blobs")));
     }
 
@@ -433,7 +441,10 @@ mod tests {
 
         let mut s = settings();
         s.listen = "localhost".into();
-        assert_eq!(Config::validate(s).unwrap_err().variable, "PACKISTRY_LISTEN");
+        assert_eq!(
+            Config::validate(s).unwrap_err().variable,
+            "PACKISTRY_LISTEN"
+        );
 
         let mut s = settings();
         s.storage_url = Some("ftp://x".into());
@@ -460,7 +471,10 @@ mod tests {
             redact_url("postgres://me:pw@localhost:5432/db"),
             "postgres://me:[redacted]@localhost:5432/db"
         );
-        assert_eq!(redact_url("postgres://me@localhost/db"), "postgres://me@localhost/db");
+        assert_eq!(
+            redact_url("postgres://me@localhost/db"),
+            "postgres://me@localhost/db"
+        );
     }
 
     #[test]

@@ -10,9 +10,9 @@ pub fn is_valid_repository_name(name: &str) -> bool {
     !bytes.is_empty()
         && bytes.len() <= 64
         && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+        && bytes.iter().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
 }
 
 /// The rule for group names.
@@ -55,7 +55,18 @@ mod tests {
         for ok in ["a", "acme-app", "0lib", "a.b_c-d", &"x".repeat(64)] {
             assert!(is_valid_repository_name(ok), "{ok}");
         }
-        for bad in ["", "-a", ".a", "_a", "Acme", "a b", "a/b", "..", &"x".repeat(65), "é"] {
+        for bad in [
+            "",
+            "-a",
+            ".a",
+            "_a",
+            "Acme",
+            "a b",
+            "a/b",
+            "..",
+            &"x".repeat(65),
+            "é",
+        ] {
             assert!(!is_valid_repository_name(bad), "{bad}");
         }
     }
@@ -70,7 +81,13 @@ mod tests {
     #[test]
     fn emails() {
         assert!(is_plausible_email("alice@example.com"));
-        for bad in ["alice", "@example.com", "alice@example", "a b@example.com", "a@.com"] {
+        for bad in [
+            "alice",
+            "@example.com",
+            "alice@example",
+            "a b@example.com",
+            "a@.com",
+        ] {
             assert!(!is_plausible_email(bad), "{bad}");
         }
     }

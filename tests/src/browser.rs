@@ -16,13 +16,19 @@ pub fn artifacts_dir() -> PathBuf {
 pub fn available() -> bool {
     let browser_dir = workspace_root().join("tests/browser");
     let chromium = std::path::Path::new(&chromium_path()).exists();
-    let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     let playwright = browser_dir.join("node_modules/playwright-core").exists();
     let spa = workspace_root().join("frontend/dist/index.html").exists();
     let missing: Vec<&str> = [
         (!chromium, "chromium"),
         (!node, "node"),
-        (!playwright, "tests/browser/node_modules/playwright-core (npm ci)"),
+        (
+            !playwright,
+            "tests/browser/node_modules/playwright-core (npm ci)",
+        ),
         (!spa, "frontend/dist (trunk build --release)"),
     ]
     .into_iter()
@@ -31,7 +37,10 @@ pub fn available() -> bool {
     if missing.is_empty() {
         return true;
     }
-    let message = format!("browser test needs: {} (make test installs them)", missing.join(", "));
+    let message = format!(
+        "browser test needs: {} (make test installs them)",
+        missing.join(", ")
+    );
     assert!(!in_ci(), "{message}");
     eprintln!("skipping: {message}");
     false

@@ -52,7 +52,10 @@ impl TestDatabase {
                 let base = base.trim_end_matches('/').to_owned();
                 let prefix = std::env::var("PACKISTRY_TEST_DB_PREFIX")
                     .unwrap_or_else(|_| "packistry_test".into());
-                let name = format!("{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+                let name = format!(
+                    "{prefix}_{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..12]
+                );
                 let status = Command::new("createdb")
                     .arg(format!("--maintenance-db={base}/postgres"))
                     .arg(&name)
@@ -152,7 +155,15 @@ impl TestEnv {
     /// `packistry user create … --password-stdin`, asserting success.
     pub fn create_user(&self, email: &str, role: &str, password: &str) {
         let out = self.cli(
-            &["user", "create", "--email", email, "--role", role, "--password-stdin"],
+            &[
+                "user",
+                "create",
+                "--email",
+                email,
+                "--role",
+                role,
+                "--password-stdin",
+            ],
             Some(&format!("{password}\n")),
         );
         assert!(
@@ -315,7 +326,10 @@ pub struct BrowserSession {
 
 impl BrowserSession {
     pub fn cookie_header(&self) -> String {
-        format!("packistry_session={}; packistry_csrf={}", self.session, self.csrf)
+        format!(
+            "packistry_session={}; packistry_csrf={}",
+            self.session, self.csrf
+        )
     }
 }
 
@@ -357,7 +371,11 @@ pub const LOGIN: &str =
     "mutation($email: String!, $password: String!) { login(email: $email, password: $password) { user { email globalRole } } }";
 
 /// Sign in through GraphQL and keep the cookies, as a browser would.
-pub async fn login(server: &TestServer, email: &str, password: &str) -> Result<BrowserSession, GraphqlAnswer> {
+pub async fn login(
+    server: &TestServer,
+    email: &str,
+    password: &str,
+) -> Result<BrowserSession, GraphqlAnswer> {
     let answer = graphql(
         server,
         LOGIN,
@@ -366,7 +384,10 @@ pub async fn login(server: &TestServer, email: &str, password: &str) -> Result<B
         false,
     )
     .await;
-    match (answer.cookie("packistry_session"), answer.cookie("packistry_csrf")) {
+    match (
+        answer.cookie("packistry_session"),
+        answer.cookie("packistry_csrf"),
+    ) {
         (Some(session), Some(csrf)) if answer.body["errors"].is_null() => {
             Ok(BrowserSession { session, csrf })
         }

@@ -23,6 +23,10 @@ async fn signs_in_through_the_spa_and_sees_the_shell() {
     })
     .await
     .unwrap();
-    assert!(ok, "browser test failed:\n{output}\nserver log:\n{}", server.logs());
+    assert!(
+        ok,
+        "browser test failed:\n{output}\nserver log:\n{}",
+        server.logs()
+    );
     assert!(browser::artifacts_dir().join("shell-laptop.png").exists());
 }

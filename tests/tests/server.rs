@@ -27,11 +27,16 @@ async fn starts_with_no_setup_and_reports_health_readiness_and_metrics() {
         text.contains(r#"http_requests_total{method="GET",route="/healthz",status="200"} 1"#),
         "{text}"
     );
-    assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
+    assert!(
+        text.contains("http_request_duration_seconds_bucket"),
+        "{text}"
+    );
 
     // First start with no users: the log says exactly how to create the first admin.
     assert!(
-        server.logs().contains("packistry user create --email you@example.com --role admin --password-stdin"),
+        server.logs().contains(
+            "packistry user create --email you@example.com --role admin --password-stdin"
+        ),
         "{}",
         server.logs()
     );
@@ -44,7 +49,10 @@ async fn starts_with_no_setup_and_reports_health_readiness_and_metrics() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }
 
@@ -73,11 +81,18 @@ async fn serves_the_spa_for_client_routes_and_caches_only_hashed_assets() {
         let response = http.get(server.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
         assert_eq!(response.headers()["cache-control"], "no-cache", "{path}");
-        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
         let body = response.text().await.unwrap();
         assert!(body.contains("Packistry"), "{path}: {body}");
     }
-    let missing = http.get(server.url("/no-such-file.js")).send().await.unwrap();
+    let missing = http
+        .get(server.url("/no-such-file.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
     let post = http.post(server.url("/repositories")).send().await.unwrap();
     assert_eq!(post.status(), 404);
@@ -90,13 +105,20 @@ async fn serves_the_spa_for_client_routes_and_caches_only_hashed_assets() {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .find(|name| name.ends_with(".js"))
     }) {
-        let response = http.get(server.url(&format!("/{asset}"))).send().await.unwrap();
+        let response = http
+            .get(server.url(&format!("/{asset}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(
             response.headers()["cache-control"],
             "public, max-age=31536000, immutable"
         );
-        assert!(response.headers()["content-type"].to_str().unwrap().contains("javascript"));
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript"));
     }
 }
 
@@ -131,17 +153,25 @@ async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
         client()
             .post(url)
             .header("content-type", "application/json")
-            .body(serde_json::json!({
-                "query": packistry_tests::LOGIN,
-                "variables": { "email": "admin@example.com", "password": "a-good-password" }
-            }).to_string())
+            .body(
+                serde_json::json!({
+                    "query": packistry_tests::LOGIN,
+                    "variables": { "email": "admin@example.com", "password": "a-good-password" }
+                })
+                .to_string(),
+            )
             .send()
             .await
     });
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let status = tokio::task::spawn_blocking(move || server.stop()).await.unwrap();
+    let status = tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
     assert!(status.success(), "exit status {status:?}");
-    let response = in_flight.await.unwrap().expect("the in-flight request was answered");
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request was answered");
     assert_eq!(response.status(), 200);
 }
 
@@ -199,23 +229,27 @@ async fn layers_file_then_environment_then_flags() {
     let stderr = stderr_of(env.command().env_remove("PACKISTRY_LISTEN").arg("serve"));
     assert!(stderr.contains("\"from-file\""), "{stderr}");
     // …the environment beats it…
-    let stderr = stderr_of(env.command().env("PACKISTRY_LISTEN", "from-env").arg("serve"));
-    assert!(stderr.contains("\"from-env\""), "{stderr}");
-    // …and a flag beats the environment.
     let stderr = stderr_of(
         env.command()
             .env("PACKISTRY_LISTEN", "from-env")
-            .args(["--listen", "from-flag", "serve"]),
+            .arg("serve"),
     );
+    assert!(stderr.contains("\"from-env\""), "{stderr}");
+    // …and a flag beats the environment.
+    let stderr = stderr_of(env.command().env("PACKISTRY_LISTEN", "from-env").args([
+        "--listen",
+        "from-flag",
+        "serve",
+    ]));
     assert!(stderr.contains("\"from-flag\""), "{stderr}");
     // --config names another file.
     let other = env.data_dir.path().join("other.toml");
     std::fs::write(&other, "listen = \"from-other-file\"\n").unwrap();
-    let stderr = stderr_of(
-        env.command()
-            .env_remove("PACKISTRY_LISTEN")
-            .args(["--config", other.to_str().unwrap(), "serve"]),
-    );
+    let stderr = stderr_of(env.command().env_remove("PACKISTRY_LISTEN").args([
+        "--config",
+        other.to_str().unwrap(),
+        "serve",
+    ]));
     assert!(stderr.contains("\"from-other-file\""), "{stderr}");
 }
 
@@ -226,5 +260,9 @@ async fn schema_command_prints_the_committed_sdl() {
     assert!(out.status.success());
     let committed =
         std::fs::read_to_string(packistry_tests::workspace_root().join("schema.graphql")).unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), committed, "run `packistry schema > schema.graphql`");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        committed,
+        "run `packistry schema > schema.graphql`"
+    );
 }

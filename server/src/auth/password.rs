@@ -1,6 +1,8 @@
 //! Passwords: argon2id with the crate's recommended parameters, hashed off the async runtime.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use packistry_shared::names::MIN_PASSWORD_LENGTH;
 
@@ -65,7 +67,9 @@ mod tests {
     async fn hashes_with_argon2id_and_verifies() {
         let phc = hash("correct horse".into()).await.unwrap();
         assert!(phc.starts_with("$argon2id$"), "{phc}");
-        assert!(verify("correct horse".into(), Some(phc.clone())).await.unwrap());
+        assert!(verify("correct horse".into(), Some(phc.clone()))
+            .await
+            .unwrap());
         assert!(!verify("wrong horse".into(), Some(phc)).await.unwrap());
         assert!(!verify("anything".into(), None).await.unwrap());
     }

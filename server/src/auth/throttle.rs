@@ -28,7 +28,8 @@ impl Default for LoginThrottle {
 impl LoginThrottle {
     /// Whether another attempt for this account from this address may be tried now.
     pub fn allows(&self, email: &str, address: Option<IpAddr>) -> bool {
-        let account_ok = self.accounts.get(&normalize(email)).unwrap_or(0) < MAX_FAILURES_PER_ACCOUNT;
+        let account_ok =
+            self.accounts.get(&normalize(email)).unwrap_or(0) < MAX_FAILURES_PER_ACCOUNT;
         let address_ok = address
             .map(|ip| self.addresses.get(&ip).unwrap_or(0) < MAX_FAILURES_PER_ADDRESS)
             .unwrap_or(true);

@@ -51,7 +51,10 @@ pub fn main() -> ExitCode {
     };
     let serving = matches!(cli.command, None | Some(Command::Serve));
     init_logging(&config, serving);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => return fail(err),
     };
@@ -76,9 +79,13 @@ fn fail(err: impl std::fmt::Display) -> ExitCode {
 /// The server logs to stdout in the configured format; commands log warnings to stderr so
 /// their stdout carries only their output.
 fn init_logging(config: &Config, serving: bool) {
-    let default_level = if serving { config.log_level.as_str() } else { "warn" };
-    let filter = EnvFilter::try_from_env("PACKISTRY_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(default_level));
+    let default_level = if serving {
+        config.log_level.as_str()
+    } else {
+        "warn"
+    };
+    let filter =
+        EnvFilter::try_from_env("PACKISTRY_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));

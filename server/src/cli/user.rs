@@ -46,7 +46,9 @@ pub enum UserCommand {
 }
 
 fn parse_global_role(value: &str) -> Result<GlobalRole, String> {
-    value.parse().map_err(|err: packistry_shared::roles::UnknownValue| err.to_string())
+    value
+        .parse()
+        .map_err(|err: packistry_shared::roles::UnknownValue| err.to_string())
 }
 
 pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
@@ -83,7 +85,10 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
         } => {
             let (password, generated) = super::password_from(password_stdin)?;
             let user = users::reset_password(&db, &actor, &email, password.clone()).await?;
-            eprintln!("password of {} reset; their sessions were ended", user.email);
+            eprintln!(
+                "password of {} reset; their sessions were ended",
+                user.email
+            );
             if generated {
                 println!("{password}");
             }

@@ -24,7 +24,12 @@ pub struct LoginPayload {
 impl SessionMutation {
     /// Sign in with e-mail and password. Sets an HttpOnly session cookie and a CSRF cookie
     /// whose value must be sent back in `X-CSRF-Token` on every later mutation.
-    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<LoginPayload> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<LoginPayload> {
         let state = ctx.data::<SharedState>()?;
         let request = ctx.data::<RequestContext>()?;
         let throttle = &state.login_throttle;
@@ -67,7 +72,9 @@ impl SessionMutation {
             serde_json::json!({}),
         )
         .await?;
-        Ok(LoginPayload { user: User::from(&user) })
+        Ok(LoginPayload {
+            user: User::from(&user),
+        })
     }
 
     /// End the browser session. Answers true even when there was none.

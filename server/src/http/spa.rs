@@ -37,7 +37,11 @@ pub async fn serve(method: Method, uri: Uri) -> Response {
                 .into_response();
         }
         // A missing file (with an extension) is a 404, not the app.
-        if path.rsplit('/').next().is_some_and(|name| name.contains('.')) {
+        if path
+            .rsplit('/')
+            .next()
+            .is_some_and(|name| name.contains('.'))
+        {
             return (StatusCode::NOT_FOUND, "not found\n").into_response();
         }
     }

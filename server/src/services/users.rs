@@ -4,8 +4,8 @@ use chrono::Utc;
 use packistry_shared::names::is_plausible_email;
 use packistry_shared::GlobalRole;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -172,7 +172,11 @@ pub async fn set_active<C: ConnectionTrait + TransactionTrait>(
     audit::record(
         &txn,
         actor,
-        if active { "user.activated" } else { "user.deactivated" },
+        if active {
+            "user.activated"
+        } else {
+            "user.deactivated"
+        },
         Target {
             kind: "user",
             id: Some(user.id.to_string()),

@@ -1,0 +1,42 @@
+# The two commands: `make run` and `make test`. Everything they need is installed by
+# scripts/install-tools.sh, idempotently.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: run build spa test lint unit-and-integration schema-check tools-spa tools-test clean-spa
+
+## Build the SPA and the release binary, then serve on SQLite + ./data.
+run: build
+	./target/release/packistry serve
+
+## One self-contained binary, target/release/packistry, with the SPA embedded.
+build: spa
+	cargo build --release -p packistry-server
+
+spa: tools-spa
+	trunk build --release
+
+tools-spa:
+	scripts/install-tools.sh spa
+
+tools-test:
+	scripts/install-tools.sh test
+
+## Everything: formatting, lints (host and wasm32), the schema drift check, unit and
+## integration tests on SQLite, then again on PostgreSQL, and the browser test.
+test: tools-test lint spa schema-check unit-and-integration
+	scripts/test-postgres.sh
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --exclude packistry-frontend --all-targets -- -D warnings
+	cargo clippy -p packistry-frontend --target wasm32-unknown-unknown -- -D warnings
+
+schema-check:
+	cargo build -p packistry-server
+	@./target/debug/packistry schema | diff -u schema.graphql - \
+	  || { echo "schema.graphql is out of date: ./target/debug/packistry schema > schema.graphql" >&2; exit 1; }
+
+unit-and-integration:
+	cargo build -p packistry-server
+	cargo test
