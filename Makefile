@@ -24,8 +24,11 @@ tools-test:
 
 ## Everything: formatting, lints (host and wasm32), the schema drift check, unit and
 ## integration tests on SQLite, then again on PostgreSQL, and the browser test.
-test: tools-test lint spa schema-check unit-and-integration
-	scripts/test-postgres.sh
+test: tools-test lint spa schema-check
+	@mkdir -p target/test-logs && rm -f target/test-logs/*.log
+	set -o pipefail; $(MAKE) --no-print-directory unit-and-integration 2>&1 | tee target/test-logs/sqlite.log
+	set -o pipefail; scripts/test-postgres.sh 2>&1 | tee target/test-logs/postgres.log
+	@scripts/summarize-tests.sh target/test-logs/*.log
 
 lint:
 	cargo fmt --all --check
