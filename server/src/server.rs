@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::auth::throttle::LoginThrottle;
+use crate::auth::token::TokenAuthenticator;
 use crate::config::{Config, ConfigError};
 use crate::state::{AppState, SharedState};
 use crate::storage::BlobStore;
@@ -43,6 +44,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, ConfigError> {
         base_url,
         secret_key,
         login_throttle: LoginThrottle::default(),
+        tokens: TokenAuthenticator::default(),
         metrics: http::metrics::install_recorder(),
         schema: graphql::schema_builder().finish(),
     });
@@ -77,6 +79,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Ok(_) => {}
         Err(err) => tracing::warn!(error = %err, "cannot count users"),
     }
+    let flusher = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                state.tokens.flush_last_used(&state.db).await;
+            }
+        })
+    };
     let app = http::router(state.clone());
     axum::serve(
         listener,
@@ -84,6 +96,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    flusher.abort();
+    state.tokens.flush_last_used(&state.db).await;
     state.db.clone().close().await.ok();
     tracing::info!("stopped");
     Ok(())

@@ -6,6 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::throttle::LoginThrottle;
+use crate::auth::token::TokenAuthenticator;
 use crate::config::Config;
 use crate::graphql::PackistrySchema;
 use crate::storage::BlobStore;
@@ -20,6 +21,7 @@ pub struct AppState {
     pub base_url: String,
     pub secret_key: [u8; 32],
     pub login_throttle: LoginThrottle,
+    pub tokens: TokenAuthenticator,
     pub metrics: PrometheusHandle,
     pub schema: PackistrySchema,
 }

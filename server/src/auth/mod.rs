@@ -4,6 +4,7 @@ pub mod password;
 pub mod principal;
 pub mod session;
 pub mod throttle;
+pub mod token;
 
 pub use principal::Principal;
 

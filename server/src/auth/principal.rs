@@ -1,17 +1,19 @@
 //! The caller of a request, authenticated once and passed to every layer.
 
-use packistry_shared::GlobalRole;
+use chrono::{DateTime, Utc};
+use packistry_shared::{GlobalRole, RepositoryRole};
 use uuid::Uuid;
 
 use crate::db::entities::users;
 
-/// A signed-in user as the request sees them.
+/// A user as the request sees them.
 #[derive(Debug, Clone)]
 pub struct UserPrincipal {
     pub id: Uuid,
     pub email: String,
     pub display_name: String,
     pub global_role: GlobalRole,
+    pub active: bool,
 }
 
 impl From<&users::Model> for UserPrincipal {
@@ -21,7 +23,27 @@ impl From<&users::Model> for UserPrincipal {
             email: user.email.clone(),
             display_name: user.display_name.clone(),
             global_role: user.global_role(),
+            active: user.active,
         }
+    }
+}
+
+/// What a token may reach: its coverage, package limit and permitted roles.
+#[derive(Debug, Clone)]
+pub struct TokenScope {
+    pub id: Uuid,
+    pub name: String,
+    pub all_repositories: bool,
+    pub repository_ids: Vec<Uuid>,
+    pub package_ids: Vec<Uuid>,
+    pub roles: Vec<RepositoryRole>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+}
+
+impl TokenScope {
+    pub fn covers(&self, repository_id: Uuid) -> bool {
+        self.all_repositories || self.repository_ids.contains(&repository_id)
     }
 }
 
@@ -33,18 +55,63 @@ pub enum Principal {
         user: UserPrincipal,
         session_id: Uuid,
     },
+    PersonalToken {
+        user: UserPrincipal,
+        token: TokenScope,
+    },
+    DeployToken {
+        token: TokenScope,
+    },
 }
 
 impl Principal {
+    /// The user acting, for sessions and personal tokens.
     pub fn user(&self) -> Option<&UserPrincipal> {
         match self {
-            Principal::Anonymous => None,
-            Principal::Session { user, .. } => Some(user),
+            Principal::Session { user, .. } | Principal::PersonalToken { user, .. } => Some(user),
+            Principal::Anonymous | Principal::DeployToken { .. } => None,
+        }
+    }
+
+    pub fn token(&self) -> Option<&TokenScope> {
+        match self {
+            Principal::PersonalToken { token, .. } | Principal::DeployToken { token } => {
+                Some(token)
+            }
+            _ => None,
+        }
+    }
+
+    /// The global role the caller acts with. A personal token keeps its owner's global
+    /// rights only when it is unrestricted (all repositories, administrator permitted);
+    /// otherwise its narrowing applies to global actions too.
+    pub fn global_role(&self) -> Option<GlobalRole> {
+        match self {
+            Principal::Session { user, .. } => Some(user.global_role),
+            Principal::PersonalToken { user, token } => {
+                if token.all_repositories && token.roles.contains(&RepositoryRole::Administrator) {
+                    Some(user.global_role)
+                } else {
+                    Some(GlobalRole::User)
+                }
+            }
+            Principal::Anonymous | Principal::DeployToken { .. } => None,
         }
     }
 
     pub fn is_admin(&self) -> bool {
-        self.user()
-            .is_some_and(|u| u.global_role == GlobalRole::Admin)
+        self.global_role() == Some(GlobalRole::Admin)
+    }
+
+    /// How the audit trail and messages name the caller.
+    pub fn display_name(&self) -> String {
+        match self {
+            Principal::Anonymous => "anonymous".into(),
+            Principal::Session { user, .. } => user.email.clone(),
+            Principal::PersonalToken { user, token } => {
+                format!("{} (token {})", user.email, token.name)
+            }
+            Principal::DeployToken { token } => format!("deploy token {}", token.name),
+        }
     }
 }

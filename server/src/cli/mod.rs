@@ -1,5 +1,6 @@
 //! The command line: `packistry [serve]`, user administration, `schema`.
 
+mod access;
 mod user;
 
 use std::io::BufRead;
@@ -35,6 +36,19 @@ pub enum Command {
     /// Manage users
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Manage repositories
+    #[command(subcommand)]
+    Repo(access::RepoCommand),
+    /// Grant a role on a repository to a user or a group (replacing any earlier role)
+    Grant(access::GrantArgs),
+    /// Take a user's or group's role on a repository away
+    Revoke(access::RevokeArgs),
+    /// Manage groups
+    #[command(subcommand)]
+    Group(access::GroupCommand),
+    /// Manage personal and deploy tokens
+    #[command(subcommand)]
+    Token(access::TokenCommand),
     /// Print the GraphQL schema (SDL)
     Schema,
 }
@@ -63,12 +77,30 @@ pub fn main() -> ExitCode {
             None | Some(Command::Serve) => crate::server::run(config).await,
             Some(Command::User(command)) => user::run(config, command).await,
             Some(Command::Schema) => Ok(()),
+            Some(command) => {
+                let db = open_database(&config).await?;
+                let result = match command {
+                    Command::Repo(c) => access::repo(&db, c).await,
+                    Command::Grant(a) => access::grant(&db, a).await,
+                    Command::Revoke(a) => access::revoke(&db, a).await,
+                    Command::Group(c) => access::group(&db, c).await,
+                    Command::Token(c) => access::token(&db, c).await,
+                    Command::Serve | Command::User(_) | Command::Schema => Ok(()),
+                };
+                db.close().await.ok();
+                result
+            }
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(err),
     }
+}
+
+async fn open_database(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    config.prepare_data_dir()?;
+    Ok(crate::db::connect_and_migrate(&config.database).await?)
 }
 
 fn fail(err: impl std::fmt::Display) -> ExitCode {

@@ -4,7 +4,6 @@ use clap::Subcommand;
 use packistry_shared::GlobalRole;
 
 use crate::config::Config;
-use crate::db;
 use crate::services::audit::Actor;
 use crate::services::users::{self, NewUser};
 
@@ -52,8 +51,7 @@ fn parse_global_role(value: &str) -> Result<GlobalRole, String> {
 }
 
 pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
-    config.prepare_data_dir()?;
-    let db = db::connect_and_migrate(&config.database).await?;
+    let db = super::open_database(&config).await?;
     let actor = Actor::cli();
     match command {
         UserCommand::Create {

@@ -79,6 +79,32 @@ pub async fn execute(
         cookie_authenticated: false,
         csrf_verified: false,
     };
+    if let Some(secret) = crate::auth::token::secret_from_headers(&headers) {
+        let principal = match secret {
+            Ok(secret) => state.tokens.authenticate(&state.db, &secret).await,
+            Err(err) => Err(err),
+        };
+        match principal {
+            Ok(principal) => context.principal = principal,
+            Err(crate::error::Error::Internal(err)) => {
+                tracing::error!(error = ?err, "token lookup failed");
+                return graphql_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL",
+                    "internal error",
+                );
+            }
+            Err(err) => {
+                return graphql_error(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHENTICATED",
+                    &err.to_string(),
+                )
+            }
+        }
+        let request = request.into_inner().data(state.clone()).data(context);
+        return GraphQLResponse::from(state.schema.execute(request).await).into_response();
+    }
     let cookie_header = headers.get(COOKIE).and_then(|v| v.to_str().ok());
     if let Some(value) = cookie_header.and_then(|h| session::cookie_value(h, SESSION_COOKIE)) {
         match session::find(&state.db, value).await {

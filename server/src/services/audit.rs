@@ -29,19 +29,11 @@ impl Actor {
     }
 
     pub fn from_principal(principal: &Principal, address: Option<String>) -> Self {
-        match principal.user() {
-            Some(user) => Actor {
-                user_id: Some(user.id),
-                token_id: None,
-                name: user.email.clone(),
-                address,
-            },
-            None => Actor {
-                user_id: None,
-                token_id: None,
-                name: "anonymous".into(),
-                address,
-            },
+        Actor {
+            user_id: principal.user().map(|u| u.id),
+            token_id: principal.token().map(|t| t.id),
+            name: principal.display_name(),
+            address,
         }
     }
 }

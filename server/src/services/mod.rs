@@ -1,5 +1,9 @@
 //! Business rules over the database: thin functions over `&impl ConnectionTrait`, used
 //! alike by GraphQL resolvers, protocol handlers and CLI commands.
 
+pub mod access;
 pub mod audit;
+pub mod groups;
+pub mod repositories;
+pub mod tokens;
 pub mod users;

@@ -2,5 +2,14 @@
 //! own types.
 
 pub mod audit_events;
+pub mod group_members;
+pub mod groups;
+pub mod packages;
+pub mod repositories;
+pub mod repository_grants;
 pub mod sessions;
+pub mod token_packages;
+pub mod token_repositories;
+pub mod token_roles;
+pub mod tokens;
 pub mod users;

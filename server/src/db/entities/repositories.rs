@@ -1,0 +1,33 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "repositories")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    #[sea_orm(unique)]
+    pub name: String,
+    pub format: String,
+    pub visibility: String,
+    pub description: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    pub fn visibility(&self) -> packistry_shared::Visibility {
+        // Check constraint: only known words are stored.
+        self.visibility
+            .parse()
+            .unwrap_or(packistry_shared::Visibility::Private)
+    }
+
+    pub fn format(&self) -> Option<packistry_shared::Format> {
+        self.format.parse().ok()
+    }
+}

@@ -1,0 +1,199 @@
+//! Authorization: the facts the permission engine needs, loaded once per request, and one
+//! readable call per check.
+
+use std::collections::HashMap;
+
+use packistry_shared::permissions::{
+    decide, effective_permissions, Caller, Decision, Permission, PermissionSet, TokenFacts,
+    UserFacts,
+};
+use packistry_shared::RepositoryRole;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use crate::auth::principal::{TokenScope, UserPrincipal};
+use crate::auth::Principal;
+use crate::db::entities::{group_members, repositories, repository_grants};
+use crate::error::{Error, Result};
+
+/// Which package a question is about.
+#[derive(Debug, Clone, Copy)]
+pub enum PackageScope {
+    /// The repository as a whole (listing, settings).
+    Repository,
+    /// One package: an existing one by id, or `None` for a package not yet created.
+    Package(Option<Uuid>),
+}
+
+/// A user's grants on every repository: direct, and through each group.
+#[derive(Debug, Default, Clone)]
+pub struct UserGrants {
+    pub direct: HashMap<Uuid, RepositoryRole>,
+    pub via_groups: HashMap<Uuid, Vec<RepositoryRole>>,
+}
+
+pub async fn user_grants(db: &impl ConnectionTrait, user_id: Uuid) -> Result<UserGrants> {
+    let mut grants = UserGrants::default();
+    for grant in repository_grants::Entity::find()
+        .filter(repository_grants::Column::UserId.eq(user_id))
+        .all(db)
+        .await?
+    {
+        if let Some(role) = grant.role() {
+            grants.direct.insert(grant.repository_id, role);
+        }
+    }
+    let group_ids: Vec<Uuid> = group_members::Entity::find()
+        .select_only()
+        .column(group_members::Column::GroupId)
+        .filter(group_members::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if !group_ids.is_empty() {
+        for grant in repository_grants::Entity::find()
+            .filter(repository_grants::Column::GroupId.is_in(group_ids))
+            .all(db)
+            .await?
+        {
+            if let Some(role) = grant.role() {
+                grants
+                    .via_groups
+                    .entry(grant.repository_id)
+                    .or_default()
+                    .push(role);
+            }
+        }
+    }
+    Ok(grants)
+}
+
+/// Who is calling, with what the engine needs to judge them on any repository.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub principal: Principal,
+    grants: UserGrants,
+}
+
+impl Access {
+    pub async fn load(db: &impl ConnectionTrait, principal: Principal) -> Result<Access> {
+        let grants = match principal.user() {
+            Some(user) => user_grants(db, user.id).await?,
+            None => UserGrants::default(),
+        };
+        Ok(Access { principal, grants })
+    }
+
+    fn user_facts(&self, user: &UserPrincipal, repository_id: Uuid) -> UserFacts {
+        UserFacts {
+            global_role: user.global_role,
+            active: user.active,
+            direct_role: self.grants.direct.get(&repository_id).copied(),
+            group_roles: self
+                .grants
+                .via_groups
+                .get(&repository_id)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    fn token_facts(token: &TokenScope, repository_id: Uuid, package: PackageScope) -> TokenFacts {
+        let package_allowed = if token.package_ids.is_empty() {
+            None
+        } else {
+            match package {
+                PackageScope::Repository => None,
+                PackageScope::Package(Some(id)) => Some(token.package_ids.contains(&id)),
+                PackageScope::Package(None) => Some(false),
+            }
+        };
+        TokenFacts {
+            covers_repository: token.covers(repository_id),
+            permitted_roles: token.roles.clone(),
+            package_allowed,
+            expired: token.expires_at.is_some_and(|at| at <= chrono::Utc::now()),
+            revoked: token.revoked,
+        }
+    }
+
+    pub fn caller(&self, repository_id: Uuid, package: PackageScope) -> Caller {
+        match &self.principal {
+            Principal::Anonymous => Caller::Anonymous,
+            Principal::Session { user, .. } => Caller::User(self.user_facts(user, repository_id)),
+            Principal::PersonalToken { user, token } => Caller::PersonalToken {
+                owner: self.user_facts(user, repository_id),
+                token: Self::token_facts(token, repository_id, package),
+            },
+            Principal::DeployToken { token } => {
+                Caller::DeployToken(Self::token_facts(token, repository_id, package))
+            }
+        }
+    }
+
+    pub fn permissions(
+        &self,
+        repository: &repositories::Model,
+        package: PackageScope,
+    ) -> PermissionSet {
+        effective_permissions(
+            &self.caller(repository.id, package),
+            repository.visibility(),
+        )
+    }
+
+    /// The role the caller holds on a repository, as a user (sessions and personal tokens).
+    pub fn role_on(&self, repository_id: Uuid) -> Option<RepositoryRole> {
+        self.principal
+            .user()
+            .and_then(|user| self.user_facts(user, repository_id).role())
+    }
+
+    /// Allow, or the error to answer with (401, 403, or a 404 identical to "no such
+    /// repository").
+    pub fn check(
+        &self,
+        repository: &repositories::Model,
+        package: PackageScope,
+        needed: &[Permission],
+    ) -> Result<()> {
+        let caller = self.caller(repository.id, package);
+        let granted = effective_permissions(&caller, repository.visibility());
+        match decide(
+            &caller,
+            repository.visibility(),
+            granted,
+            PermissionSet::of(needed),
+        ) {
+            Decision::Allow => Ok(()),
+            Decision::Unauthenticated => {
+                Err(Error::unauthenticated("sign in or send a token to do this"))
+            }
+            Decision::Forbidden => Err(Error::forbidden(format!(
+                "you may not {} on repository {}",
+                describe(needed),
+                repository.name
+            ))),
+            Decision::NotFound => Err(repository_not_found(&repository.name)),
+        }
+    }
+}
+
+/// The one answer for a repository that does not exist or may not be seen.
+pub fn repository_not_found(name: &str) -> Error {
+    Error::not_found(format!("no repository named {name}"))
+}
+
+fn describe(needed: &[Permission]) -> String {
+    needed
+        .iter()
+        .map(|p| match p {
+            Permission::Upload => "upload",
+            Permission::Download => "download",
+            Permission::List => "list packages",
+            Permission::ViewGrants => "view grants",
+            Permission::Administer => "administer",
+        })
+        .collect::<Vec<_>>()
+        .join(" and ")
+}

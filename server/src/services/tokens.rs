@@ -1,0 +1,409 @@
+//! Personal (`pkpat-…`) and deploy (`pkdt-…`) tokens: creation (the secret is returned
+//! once), listing, revocation, and loading a token's scope.
+
+use chrono::{DateTime, Utc};
+use packistry_shared::permissions::Permission;
+use packistry_shared::RepositoryRole;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::access::{Access, PackageScope};
+use super::audit::{self, Actor, Target};
+use crate::auth::principal::TokenScope;
+use crate::auth::{hash_secret, random_secret};
+use crate::db::entities::{
+    packages, repositories, token_packages, token_repositories, token_roles, tokens,
+};
+use crate::error::{is_unique_violation, Error, Result};
+
+pub const PERSONAL_PREFIX: &str = "pkpat-";
+pub const DEPLOY_PREFIX: &str = "pkdt-";
+
+pub struct NewToken {
+    pub name: String,
+    /// `None`: all repositories (personal tokens only).
+    pub repositories: Option<Vec<String>>,
+    /// Package names, each within one of the repositories (deploy tokens).
+    pub packages: Vec<String>,
+    pub roles: Vec<RepositoryRole>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A created token and its secret, which is not stored and cannot be shown again.
+pub struct CreatedToken {
+    pub token: tokens::Model,
+    pub secret: String,
+}
+
+fn validate(new: &NewToken) -> Result<()> {
+    let name = new.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(Error::bad_input(
+            "name: a token name is 1 to 100 characters",
+        ));
+    }
+    if new.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(Error::bad_input(
+            "expiresAt: the expiry must be in the future",
+        ));
+    }
+    Ok(())
+}
+
+async fn repositories_named(
+    db: &impl ConnectionTrait,
+    names: &[String],
+) -> Result<Vec<repositories::Model>> {
+    let found = repositories::Entity::find()
+        .filter(repositories::Column::Name.is_in(names.iter().cloned()))
+        .all(db)
+        .await?;
+    if let Some(missing) = names.iter().find(|n| !found.iter().any(|r| &r.name == *n)) {
+        return Err(super::access::repository_not_found(missing));
+    }
+    Ok(found)
+}
+
+async fn insert_token<C: ConnectionTrait>(
+    txn: &C,
+    kind: &str,
+    user_id: Option<Uuid>,
+    created_by: Option<Uuid>,
+    new: &NewToken,
+    repositories: &[repositories::Model],
+    package_ids: &[Uuid],
+) -> Result<CreatedToken> {
+    let prefix = if kind == "personal" {
+        PERSONAL_PREFIX
+    } else {
+        DEPLOY_PREFIX
+    };
+    let secret = format!("{prefix}{}", random_secret());
+    let token = tokens::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        kind: Set(kind.to_owned()),
+        name: Set(new.name.trim().to_owned()),
+        user_id: Set(user_id),
+        created_by: Set(created_by),
+        secret_hash: Set(hash_secret(&secret)),
+        all_repositories: Set(new.repositories.is_none()),
+        expires_at: Set(new.expires_at),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+        created_at: Set(Utc::now()),
+    }
+    .insert(txn)
+    .await
+    .map_err(|err| {
+        if is_unique_violation(&err) {
+            Error::conflict(format!(
+                "name: you already have a token named {}",
+                new.name.trim()
+            ))
+        } else {
+            err.into()
+        }
+    })?;
+    for repository in repositories {
+        token_repositories::ActiveModel {
+            token_id: Set(token.id),
+            repository_id: Set(repository.id),
+        }
+        .insert(txn)
+        .await?;
+    }
+    for package_id in package_ids {
+        token_packages::ActiveModel {
+            token_id: Set(token.id),
+            package_id: Set(*package_id),
+        }
+        .insert(txn)
+        .await?;
+    }
+    let mut roles = new.roles.clone();
+    roles.sort();
+    roles.dedup();
+    for role in roles {
+        token_roles::ActiveModel {
+            token_id: Set(token.id),
+            role: Set(role.as_str().to_owned()),
+        }
+        .insert(txn)
+        .await?;
+    }
+    Ok(CreatedToken { token, secret })
+}
+
+/// A personal token for `user_id`. Its scope can only narrow its owner's rights, so any
+/// scope may be asked for.
+pub async fn create_personal<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    user_id: Uuid,
+    user_email: &str,
+    new: NewToken,
+) -> Result<CreatedToken> {
+    validate(&new)?;
+    let repositories = match &new.repositories {
+        Some(names) => repositories_named(db, names).await?,
+        None => Vec::new(),
+    };
+    if !new.packages.is_empty() {
+        return Err(Error::bad_input(
+            "packages: only deploy tokens are limited to packages",
+        ));
+    }
+    let txn = db.begin().await?;
+    let created = insert_token(
+        &txn,
+        "personal",
+        Some(user_id),
+        actor.user_id,
+        &new,
+        &repositories,
+        &[],
+    )
+    .await?;
+    audit::record(
+        &txn,
+        actor,
+        "token.created",
+        Target {
+            kind: "token",
+            id: Some(created.token.id.to_string()),
+            name: &created.token.name,
+        },
+        json!({
+            "kind": "personal",
+            "owner": user_email,
+            "repositories": new.repositories,
+            "roles": new.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            "expiresAt": new.expires_at,
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// A deploy token for repositories the caller administers (`access` is `None` for the CLI).
+pub async fn create_deploy<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    access: Option<&Access>,
+    new: NewToken,
+) -> Result<CreatedToken> {
+    validate(&new)?;
+    let names = match &new.repositories {
+        Some(names) if !names.is_empty() => names.clone(),
+        _ => {
+            return Err(Error::bad_input(
+                "repositories: a deploy token belongs to at least one repository",
+            ))
+        }
+    };
+    let repositories = repositories_named(db, &names).await?;
+    if let Some(access) = access {
+        for repository in &repositories {
+            if access.principal.user().is_none() {
+                return Err(Error::forbidden("only users create deploy tokens"));
+            }
+            access.check(
+                repository,
+                PackageScope::Repository,
+                &[Permission::Administer],
+            )?;
+        }
+    }
+    let mut package_ids = Vec::new();
+    for name in &new.packages {
+        let found = packages::Entity::find()
+            .filter(packages::Column::Name.eq(name.as_str()))
+            .filter(packages::Column::RepositoryId.is_in(repositories.iter().map(|r| r.id)))
+            .all(db)
+            .await?;
+        if found.is_empty() {
+            return Err(Error::not_found(format!(
+                "packages: no package named {name} in {}",
+                names.join(", ")
+            )));
+        }
+        package_ids.extend(found.into_iter().map(|p| p.id));
+    }
+    let txn = db.begin().await?;
+    let created = insert_token(
+        &txn,
+        "deploy",
+        None,
+        actor.user_id,
+        &new,
+        &repositories,
+        &package_ids,
+    )
+    .await?;
+    audit::record(
+        &txn,
+        actor,
+        "token.created",
+        Target {
+            kind: "token",
+            id: Some(created.token.id.to_string()),
+            name: &created.token.name,
+        },
+        json!({
+            "kind": "deploy",
+            "repositories": names,
+            "packages": new.packages,
+            "roles": new.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            "expiresAt": new.expires_at,
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// Load a token's scope (coverage, package limit, roles).
+pub async fn scope_of(db: &impl ConnectionTrait, token: &tokens::Model) -> Result<TokenScope> {
+    let repository_ids = token_repositories::Entity::find()
+        .filter(token_repositories::Column::TokenId.eq(token.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.repository_id)
+        .collect();
+    let package_ids = token_packages::Entity::find()
+        .filter(token_packages::Column::TokenId.eq(token.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| p.package_id)
+        .collect();
+    let roles = token_roles::Entity::find()
+        .filter(token_roles::Column::TokenId.eq(token.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|r| r.role.parse().ok())
+        .collect();
+    Ok(TokenScope {
+        id: token.id,
+        name: token.name.clone(),
+        all_repositories: token.all_repositories,
+        repository_ids,
+        package_ids,
+        roles,
+        expires_at: token.expires_at,
+        revoked: token.revoked_at.is_some(),
+    })
+}
+
+pub async fn list_personal(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<tokens::Model>> {
+    Ok(tokens::Entity::find()
+        .filter(tokens::Column::UserId.eq(user_id))
+        .filter(tokens::Column::Kind.eq("personal"))
+        .order_by_desc(tokens::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+pub async fn list_deploy_for_repository(
+    db: &impl ConnectionTrait,
+    repository_id: Uuid,
+) -> Result<Vec<tokens::Model>> {
+    let ids: Vec<Uuid> = token_repositories::Entity::find()
+        .filter(token_repositories::Column::RepositoryId.eq(repository_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.token_id)
+        .collect();
+    Ok(tokens::Entity::find()
+        .filter(tokens::Column::Id.is_in(ids))
+        .filter(tokens::Column::Kind.eq("deploy"))
+        .order_by_desc(tokens::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// Revoke a token. Personal tokens: their owner or an admin; deploy tokens: an
+/// administrator of one of its repositories (`access` is `None` for the CLI).
+pub async fn revoke<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    access: Option<&Access>,
+    token_id: Uuid,
+) -> Result<tokens::Model> {
+    let not_found = || Error::not_found("no such token");
+    let token = tokens::Entity::find_by_id(token_id)
+        .one(db)
+        .await?
+        .ok_or_else(not_found)?;
+    if let Some(access) = access {
+        let allowed = if token.kind == "personal" {
+            access.principal.is_admin() || access.principal.user().map(|u| u.id) == token.user_id
+        } else {
+            let scope = scope_of(db, &token).await?;
+            let repositories = repositories::Entity::find()
+                .filter(repositories::Column::Id.is_in(scope.repository_ids))
+                .all(db)
+                .await?;
+            repositories.iter().any(|r| {
+                access
+                    .permissions(r, PackageScope::Repository)
+                    .contains(Permission::Administer)
+            })
+        };
+        if !allowed {
+            return Err(not_found());
+        }
+    }
+    if token.revoked_at.is_some() {
+        return Ok(token);
+    }
+    let txn = db.begin().await?;
+    let mut row: tokens::ActiveModel = token.into();
+    row.revoked_at = Set(Some(Utc::now()));
+    let token = row.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        "token.revoked",
+        Target {
+            kind: "token",
+            id: Some(token.id.to_string()),
+            name: &token.name,
+        },
+        json!({ "kind": token.kind }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(token)
+}
+
+/// Find a live token by name: a user's personal token, or (no user) a deploy token.
+pub async fn find_by_name(
+    db: &impl ConnectionTrait,
+    name: &str,
+    user_id: Option<Uuid>,
+) -> Result<tokens::Model> {
+    let query = tokens::Entity::find()
+        .filter(tokens::Column::Name.eq(name))
+        .filter(tokens::Column::RevokedAt.is_null());
+    let query = match user_id {
+        Some(id) => query.filter(tokens::Column::UserId.eq(id)),
+        None => query.filter(tokens::Column::Kind.eq("deploy")),
+    };
+    let mut found = query.all(db).await?;
+    match found.len() {
+        0 => Err(Error::not_found(format!("no active token named {name}"))),
+        1 => Ok(found.remove(0)),
+        _ => Err(Error::conflict(format!(
+            "several active deploy tokens are named {name}; revoke it from the web interface"
+        ))),
+    }
+}
