@@ -1,8 +1,13 @@
 //! The GraphQL API: one module per domain, merged into `Query` and `Mutation`.
 
+mod context;
 mod csrf;
+mod group;
+mod repository;
 mod session;
+mod token;
 mod types;
+mod user;
 mod viewer;
 
 use std::net::IpAddr;
@@ -15,11 +20,23 @@ pub use csrf::ApiRules;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(viewer::ViewerQuery);
+pub struct Query(
+    viewer::ViewerQuery,
+    repository::RepositoryQuery,
+    group::GroupQuery,
+    token::TokenQuery,
+    user::UserQuery,
+);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(session::SessionMutation);
+pub struct Mutation(
+    session::SessionMutation,
+    repository::RepositoryMutation,
+    group::GroupMutation,
+    token::TokenMutation,
+    user::UserMutation,
+);
 
 pub type PackistrySchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -45,3 +45,45 @@ impl From<&users::Model> for User {
         }
     }
 }
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RepositoryRole {
+    Administrator,
+    Developer,
+    Uploader,
+    Reader,
+}
+
+impl From<packistry_shared::RepositoryRole> for RepositoryRole {
+    fn from(role: packistry_shared::RepositoryRole) -> Self {
+        use packistry_shared::RepositoryRole as R;
+        match role {
+            R::Administrator => RepositoryRole::Administrator,
+            R::Developer => RepositoryRole::Developer,
+            R::Uploader => RepositoryRole::Uploader,
+            R::Reader => RepositoryRole::Reader,
+        }
+    }
+}
+
+impl From<RepositoryRole> for packistry_shared::RepositoryRole {
+    fn from(role: RepositoryRole) -> Self {
+        use packistry_shared::RepositoryRole as R;
+        match role {
+            RepositoryRole::Administrator => R::Administrator,
+            RepositoryRole::Developer => R::Developer,
+            RepositoryRole::Uploader => R::Uploader,
+            RepositoryRole::Reader => R::Reader,
+        }
+    }
+}
+
+impl From<GlobalRole> for packistry_shared::GlobalRole {
+    fn from(role: GlobalRole) -> Self {
+        match role {
+            GlobalRole::Admin => packistry_shared::GlobalRole::Admin,
+            GlobalRole::Developer => packistry_shared::GlobalRole::Developer,
+            GlobalRole::User => packistry_shared::GlobalRole::User,
+        }
+    }
+}

@@ -201,3 +201,68 @@ pub async fn authenticate(
     let ok = password::verify(password_given, stored).await?;
     Ok(user.filter(|u| ok && u.active))
 }
+
+/// Change a user's global role. The last active admin cannot stop being one.
+pub async fn set_global_role<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    email: &str,
+    role: GlobalRole,
+) -> Result<users::Model> {
+    let txn = db.begin().await?;
+    let user = get_by_email(&txn, email).await?;
+    let before = user.global_role.clone();
+    if user.global_role() == GlobalRole::Admin && role != GlobalRole::Admin && user.active {
+        let active_admins = users::Entity::find()
+            .filter(users::Column::GlobalRole.eq(GlobalRole::Admin.as_str()))
+            .filter(users::Column::Active.eq(true))
+            .count(&txn)
+            .await?;
+        if active_admins <= 1 {
+            return Err(Error::conflict(format!(
+                "{} is the last active admin; make another user admin first",
+                user.email
+            )));
+        }
+    }
+    let mut row: users::ActiveModel = user.into();
+    row.global_role = Set(role.as_str().to_owned());
+    row.updated_at = Set(Utc::now());
+    let user = row.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        "user.role_changed",
+        Target {
+            kind: "user",
+            id: Some(user.id.to_string()),
+            name: &user.email,
+        },
+        json!({ "from": before, "to": user.global_role }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// A page of users, by e-mail, optionally filtered by a search in e-mail or name.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    search: Option<&str>,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<users::Model>, u64)> {
+    use sea_orm::{Condition, QueryOrder, QuerySelect};
+    let mut query = users::Entity::find().order_by_asc(users::Column::Email);
+    if let Some(term) = search.map(str::trim).filter(|t| !t.is_empty()) {
+        let pattern = format!("%{}%", term.to_lowercase());
+        query = query.filter(
+            Condition::any()
+                .add(users::Column::Email.like(pattern.clone()))
+                .add(users::Column::DisplayName.like(pattern)),
+        );
+    }
+    let total = query.clone().count(db).await?;
+    let rows = query.offset(offset).limit(limit).all(db).await?;
+    Ok((rows, total))
+}

@@ -1,0 +1,203 @@
+//! User administration and the audit trail (admins).
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::context::Call;
+use super::types::{GlobalRole, User};
+use crate::db::entities::audit_events;
+use crate::error::Error;
+use crate::services::users::{self as service, NewUser};
+
+const MAX_PAGE: usize = 100;
+
+fn page_bounds(first: Option<i32>, after: Option<String>) -> Result<(u64, u64), Error> {
+    let limit = first.unwrap_or(20).clamp(1, MAX_PAGE as i32) as u64;
+    let offset = match after {
+        Some(cursor) => {
+            cursor
+                .parse::<u64>()
+                .map_err(|_| Error::bad_input("after: not a cursor from this list"))?
+                + 1
+        }
+        None => 0,
+    };
+    Ok((offset, limit))
+}
+
+fn connection<T: async_graphql::OutputType>(
+    items: Vec<T>,
+    offset: u64,
+    total: u64,
+) -> Connection<String, T, EmptyFields, EmptyFields> {
+    let count = items.len() as u64;
+    let mut connection = Connection::new(offset > 0, offset + count < total);
+    connection.edges.extend(
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| Edge::new((offset + i as u64).to_string(), item)),
+    );
+    connection
+}
+
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    pub email: String,
+    pub display_name: Option<String>,
+    pub global_role: GlobalRole,
+    pub password: Option<String>,
+}
+
+/// Something someone did, recorded for the audit trail.
+#[derive(SimpleObject)]
+pub struct AuditEvent {
+    pub id: ID,
+    pub actor: String,
+    pub action: String,
+    pub target_type: String,
+    pub target_name: String,
+    pub details: async_graphql::Json<serde_json::Value>,
+    pub address: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct UserQuery;
+
+#[Object]
+impl UserQuery {
+    /// Users by e-mail, searched in e-mail and display name (admins).
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, User, EmptyFields, EmptyFields>> {
+        let call = Call::of(ctx)?;
+        call.require_admin()?;
+        let (offset, limit) = page_bounds(first, after)?;
+        let (rows, total) = service::page(&call.state.db, search.as_deref(), offset, limit).await?;
+        Ok(connection(
+            rows.iter().map(User::from).collect(),
+            offset,
+            total,
+        ))
+    }
+
+    /// The audit trail, newest first, optionally filtered (admins).
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        action: Option<String>,
+        target_type: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, AuditEvent, EmptyFields, EmptyFields>> {
+        let call = Call::of(ctx)?;
+        call.require_admin()?;
+        let (offset, limit) = page_bounds(first, after)?;
+        let mut query = audit_events::Entity::find().order_by_desc(audit_events::Column::CreatedAt);
+        if let Some(action) = action {
+            query = query.filter(audit_events::Column::Action.eq(action));
+        }
+        if let Some(kind) = target_type {
+            query = query.filter(audit_events::Column::TargetType.eq(kind));
+        }
+        let total = query
+            .clone()
+            .count(&call.state.db)
+            .await
+            .map_err(Error::from)?;
+        let rows = query
+            .offset(offset)
+            .limit(limit)
+            .all(&call.state.db)
+            .await
+            .map_err(Error::from)?;
+        let events = rows
+            .into_iter()
+            .map(|e| AuditEvent {
+                id: ID(e.id.to_string()),
+                actor: e.actor_name,
+                action: e.action,
+                target_type: e.target_type,
+                target_name: e.target_name,
+                details: async_graphql::Json(e.details),
+                address: e.address,
+                created_at: e.created_at,
+            })
+            .collect();
+        Ok(connection(events, offset, total))
+    }
+}
+
+#[derive(Default)]
+pub struct UserMutation;
+
+#[Object]
+impl UserMutation {
+    /// Create a user (admins).
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<User> {
+        let call = Call::of(ctx)?;
+        call.require_admin()?;
+        let user = service::create(
+            &call.state.db,
+            &call.actor(),
+            NewUser {
+                email: input.email,
+                display_name: input.display_name,
+                global_role: input.global_role.into(),
+                password: input.password,
+            },
+        )
+        .await?;
+        Ok(User::from(&user))
+    }
+
+    /// Change a user's global role (admins; the last admin stays admin).
+    async fn set_global_role(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        role: GlobalRole,
+    ) -> Result<User> {
+        let call = Call::of(ctx)?;
+        call.require_admin()?;
+        Ok(User::from(
+            &service::set_global_role(&call.state.db, &call.actor(), &email, role.into()).await?,
+        ))
+    }
+
+    /// Deactivate or reactivate a user (admins). Deactivation stops their sessions and
+    /// tokens at once.
+    async fn set_user_active(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        active: bool,
+    ) -> Result<User> {
+        let call = Call::of(ctx)?;
+        call.require_admin()?;
+        let user = service::set_active(&call.state.db, &call.actor(), &email, active).await?;
+        call.state.tokens.invalidate_all();
+        Ok(User::from(&user))
+    }
+
+    /// Set a user's password and end their sessions (admins).
+    async fn reset_user_password(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<User> {
+        let call = Call::of(ctx)?;
+        call.require_admin()?;
+        Ok(User::from(
+            &service::reset_password(&call.state.db, &call.actor(), &email, password).await?,
+        ))
+    }
+}
