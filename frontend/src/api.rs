@@ -8,6 +8,10 @@ use wasm_bindgen::JsCast;
 #[allow(dead_code)]
 pub type DateTime = String;
 
+/// The scalar `ID` arrives as a string.
+#[allow(dead_code, clippy::upper_case_acronyms)]
+pub type ID = String;
+
 #[derive(GraphQLQuery)]
 #[graphql(
     schema_path = "../schema.graphql",
@@ -31,6 +35,31 @@ pub struct Login;
     response_derives = "Debug, Clone, PartialEq"
 )]
 pub struct Logout;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/my_tokens.graphql",
+    response_derives = "Debug, Clone, PartialEq"
+)]
+pub struct MyTokens;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/create_personal_token.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct CreatePersonalToken;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/revoke_token.graphql",
+    response_derives = "Debug, Clone, PartialEq"
+)]
+pub struct RevokeToken;
 
 /// An error a person can read: the server's message, or what failed on the way.
 #[derive(Debug, Clone, PartialEq)]

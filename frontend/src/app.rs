@@ -7,7 +7,7 @@ use leptos_router::hooks::use_navigate;
 use leptos_router::path;
 
 use crate::api;
-use crate::pages::{home::HomePage, login::LoginPage, section::Section};
+use crate::pages::{home::HomePage, login::LoginPage, section::Section, tokens::TokensPage};
 use crate::session::{self, use_session, Session};
 
 /// The sections of the app, in navigation order: (path, label).
@@ -38,7 +38,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("packages") view=|| view! { <Section title="Packages" /> } />
                     <Route path=path!("users") view=|| view! { <Section title="Users" /> } />
                     <Route path=path!("groups") view=|| view! { <Section title="Groups" /> } />
-                    <Route path=path!("tokens") view=|| view! { <Section title="Tokens" /> } />
+                    <Route path=path!("tokens") view=TokensPage />
                     <Route path=path!("sources") view=|| view! { <Section title="Sources" /> } />
                     <Route path=path!("auth-sources") view=|| view! { <Section title="Authentication sources" /> } />
                     <Route path=path!("audit") view=|| view! { <Section title="Audit" /> } />

@@ -46,7 +46,7 @@ try {
   await page.getByRole('button', { name: 'Menu' }).click();
   await nav.getByRole('link', { name: 'Tokens', exact: true }).click();
   await page.waitForURL('**/tokens');
-  await page.getByRole('heading', { name: 'Tokens' }).waitFor();
+  await page.getByRole('heading', { name: 'Tokens', exact: true }).waitFor();
   await page.screenshot({ path: `${artifacts}/shell-phone-tokens.png`, fullPage: true });
 
   await page.getByRole('button', { name: 'Sign out' }).click();

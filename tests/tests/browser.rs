@@ -30,3 +30,54 @@ async fn signs_in_through_the_spa_and_sees_the_shell() {
     );
     assert!(browser::artifacts_dir().join("shell-laptop.png").exists());
 }
+
+#[tokio::test]
+async fn creates_sees_once_and_revokes_a_personal_token_in_the_spa() {
+    if !browser::available() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.create_user("maker@example.com", "developer", "browser-password");
+    let server = env.start();
+    let base = server.base_url.clone();
+    let (ok, output) = tokio::task::spawn_blocking(move || {
+        browser::run_script(
+            "tokens.mjs",
+            &[
+                ("BASE_URL", base.as_str()),
+                ("EMAIL", "maker@example.com"),
+                ("PASSWORD", "browser-password"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        ok,
+        "browser test failed:\n{output}\nserver log:\n{}",
+        server.logs()
+    );
+    let secret = output
+        .lines()
+        .find_map(|l| l.strip_prefix("SECRET="))
+        .expect("the script printed the secret")
+        .to_owned();
+    // The token the browser made belongs to its user, and its revocation holds.
+    let response = packistry_tests::client()
+        .post(server.url("/graphql"))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {secret}"))
+        .body(r#"{"query":"{ viewer { user { email } } }"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"),
+        "{body}"
+    );
+}
