@@ -63,13 +63,15 @@ fn index() -> Response {
         .into_response()
 }
 
-/// Trunk names built assets `name-<16 hex digits>.ext`.
+/// Trunk names built assets `name-<hash>.ext`, the hash a 64-bit number in hex without
+/// leading zeros (so usually, not always, 16 digits).
 fn is_hashed(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     let stem = name.split('.').next().unwrap_or(name);
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-')
-        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    stem.rsplit_once('-').is_some_and(|(_, hash)| {
+        (6..=16).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 #[cfg(test)]
@@ -81,6 +83,7 @@ mod tests {
         assert!(is_hashed("packistry-frontend-0123456789abcdef.js"));
         assert!(is_hashed("packistry-frontend-0123456789abcdef_bg.wasm"));
         assert!(is_hashed("style-0123456789abcdef.css"));
+        assert!(is_hashed("packistry-frontend-bae7d59055139d6.js"));
         assert!(!is_hashed("favicon.ico"));
         assert!(!is_hashed("index.html"));
     }
