@@ -7,6 +7,7 @@ use leptos_router::hooks::use_navigate;
 use leptos_router::path;
 
 use crate::api;
+use crate::pages::repositories::{RepositoriesPage, RepositoryPage};
 use crate::pages::{home::HomePage, login::LoginPage, section::Section, tokens::TokensPage};
 use crate::session::{self, use_session, Session};
 
@@ -34,7 +35,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage />
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=HomePage />
-                    <Route path=path!("repositories") view=|| view! { <Section title="Repositories" /> } />
+                    <Route path=path!("repositories") view=RepositoriesPage />
+                    <Route path=path!("repositories/:name") view=RepositoryPage />
                     <Route path=path!("packages") view=|| view! { <Section title="Packages" /> } />
                     <Route path=path!("users") view=|| view! { <Section title="Users" /> } />
                     <Route path=path!("groups") view=|| view! { <Section title="Groups" /> } />

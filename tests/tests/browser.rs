@@ -81,3 +81,46 @@ async fn creates_sees_once_and_revokes_a_personal_token_in_the_spa() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn creates_a_repository_and_edits_its_grants_in_the_spa() {
+    if !browser::available() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.create_user("lead@example.com", "developer", "browser-password");
+    env.create_user("helper@example.com", "user", "helper-password");
+    let server = env.start();
+    let base = server.base_url.clone();
+    let (ok, output) = tokio::task::spawn_blocking(move || {
+        browser::run_script(
+            "repositories.mjs",
+            &[
+                ("BASE_URL", base.as_str()),
+                ("EMAIL", "lead@example.com"),
+                ("PASSWORD", "browser-password"),
+                ("GRANTEE", "helper@example.com"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        ok,
+        "browser test failed:\n{output}\nserver log:\n{}",
+        server.logs()
+    );
+    // The grant was revoked: the helper sees nothing of the private repository.
+    let helper = packistry_tests::login(&server, "helper@example.com", "helper-password")
+        .await
+        .unwrap();
+    let answer = packistry_tests::graphql(
+        &server,
+        "{ repositories { name } }",
+        serde_json::json!({}),
+        Some(&helper),
+        false,
+    )
+    .await;
+    assert_eq!(answer.data()["repositories"], serde_json::json!([]));
+}

@@ -1,4 +1,5 @@
 pub mod home;
 pub mod login;
+pub mod repositories;
 pub mod section;
 pub mod tokens;
