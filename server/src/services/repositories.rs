@@ -298,6 +298,28 @@ async fn resolve_grantee(
     }
 }
 
+/// A repository the caller administers; with no caller (the CLI), any repository.
+async fn administered(
+    db: &impl ConnectionTrait,
+    access: Option<&Access>,
+    name: &str,
+) -> Result<repositories::Model> {
+    match access {
+        Some(access) => {
+            let repository = visible(db, access, name).await?;
+            access.check(
+                &repository,
+                PackageScope::Repository,
+                &[Permission::Administer],
+            )?;
+            Ok(repository)
+        }
+        None => find_by_name(db, name)
+            .await?
+            .ok_or_else(|| repository_not_found(name)),
+    }
+}
+
 /// Grant a role on a repository (replacing any earlier role of that grantee). `access` is
 /// `None` for the CLI.
 pub async fn grant<C: ConnectionTrait + TransactionTrait>(
@@ -308,20 +330,7 @@ pub async fn grant<C: ConnectionTrait + TransactionTrait>(
     grantee: GranteeName<'_>,
     role: RepositoryRole,
 ) -> Result<()> {
-    let repository = match access {
-        Some(access) => {
-            let repository = visible(db, access, repository_name).await?;
-            access.check(
-                &repository,
-                PackageScope::Repository,
-                &[Permission::Administer],
-            )?;
-            repository
-        }
-        None => find_by_name(db, repository_name)
-            .await?
-            .ok_or_else(|| repository_not_found(repository_name))?,
-    };
+    let repository = administered(db, access, repository_name).await?;
     let (grantee, grantee_name) = resolve_grantee(db, &grantee).await?;
     let txn = db.begin().await?;
     set_grant(&txn, repository.id, grantee, role).await?;
@@ -355,20 +364,7 @@ pub async fn revoke<C: ConnectionTrait + TransactionTrait>(
     repository_name: &str,
     grantee: GranteeName<'_>,
 ) -> Result<()> {
-    let repository = match access {
-        Some(access) => {
-            let repository = visible(db, access, repository_name).await?;
-            access.check(
-                &repository,
-                PackageScope::Repository,
-                &[Permission::Administer],
-            )?;
-            repository
-        }
-        None => find_by_name(db, repository_name)
-            .await?
-            .ok_or_else(|| repository_not_found(repository_name))?,
-    };
+    let repository = administered(db, access, repository_name).await?;
     let (grantee, grantee_name) = resolve_grantee(db, &grantee).await?;
     let txn = db.begin().await?;
     let Some(existing) = grant_of(&txn, repository.id, grantee).await? else {

@@ -135,6 +135,25 @@ pub async fn reset_password<C: ConnectionTrait + TransactionTrait>(
     Ok(user)
 }
 
+/// Refuse to take away the admin rights of the last active admin.
+async fn ensure_not_last_admin(db: &impl ConnectionTrait, user: &users::Model) -> Result<()> {
+    if user.global_role() != GlobalRole::Admin || !user.active {
+        return Ok(());
+    }
+    let active_admins = users::Entity::find()
+        .filter(users::Column::GlobalRole.eq(GlobalRole::Admin.as_str()))
+        .filter(users::Column::Active.eq(true))
+        .count(db)
+        .await?;
+    if active_admins <= 1 {
+        return Err(Error::conflict(format!(
+            "{} is the last active admin; make another user admin first",
+            user.email
+        )));
+    }
+    Ok(())
+}
+
 /// Activate or deactivate a user. Deactivation ends their sessions at once; the last active
 /// admin cannot be deactivated.
 pub async fn set_active<C: ConnectionTrait + TransactionTrait>(
@@ -149,18 +168,8 @@ pub async fn set_active<C: ConnectionTrait + TransactionTrait>(
         txn.commit().await?;
         return Ok(user);
     }
-    if !active && user.global_role() == GlobalRole::Admin {
-        let active_admins = users::Entity::find()
-            .filter(users::Column::GlobalRole.eq(GlobalRole::Admin.as_str()))
-            .filter(users::Column::Active.eq(true))
-            .count(&txn)
-            .await?;
-        if active_admins <= 1 {
-            return Err(Error::conflict(format!(
-                "{} is the last active admin; make another user admin first",
-                user.email
-            )));
-        }
+    if !active {
+        ensure_not_last_admin(&txn, &user).await?;
     }
     let mut row: users::ActiveModel = user.into();
     row.active = Set(active);
@@ -212,18 +221,8 @@ pub async fn set_global_role<C: ConnectionTrait + TransactionTrait>(
     let txn = db.begin().await?;
     let user = get_by_email(&txn, email).await?;
     let before = user.global_role.clone();
-    if user.global_role() == GlobalRole::Admin && role != GlobalRole::Admin && user.active {
-        let active_admins = users::Entity::find()
-            .filter(users::Column::GlobalRole.eq(GlobalRole::Admin.as_str()))
-            .filter(users::Column::Active.eq(true))
-            .count(&txn)
-            .await?;
-        if active_admins <= 1 {
-            return Err(Error::conflict(format!(
-                "{} is the last active admin; make another user admin first",
-                user.email
-            )));
-        }
+    if role != GlobalRole::Admin {
+        ensure_not_last_admin(&txn, &user).await?;
     }
     let mut row: users::ActiveModel = user.into();
     row.global_role = Set(role.as_str().to_owned());
