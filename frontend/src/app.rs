@@ -8,7 +8,9 @@ use leptos_router::path;
 
 use crate::api;
 use crate::pages::repositories::{RepositoriesPage, RepositoryPage};
-use crate::pages::{home::HomePage, login::LoginPage, section::Section, tokens::TokensPage};
+use crate::pages::{
+    home::HomePage, login::LoginPage, section::Section, tokens::TokensPage, users::UsersPage,
+};
 use crate::session::{self, use_session, Session};
 
 /// The sections of the app, in navigation order: (path, label).
@@ -38,7 +40,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("repositories") view=RepositoriesPage />
                     <Route path=path!("repositories/:name") view=RepositoryPage />
                     <Route path=path!("packages") view=|| view! { <Section title="Packages" /> } />
-                    <Route path=path!("users") view=|| view! { <Section title="Users" /> } />
+                    <Route path=path!("users") view=UsersPage />
                     <Route path=path!("groups") view=|| view! { <Section title="Groups" /> } />
                     <Route path=path!("tokens") view=TokensPage />
                     <Route path=path!("sources") view=|| view! { <Section title="Sources" /> } />

@@ -124,3 +124,45 @@ async fn creates_a_repository_and_edits_its_grants_in_the_spa() {
     .await;
     assert_eq!(answer.data()["repositories"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn an_admin_manages_users_in_the_spa() {
+    if !browser::available() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.create_user("root@example.com", "admin", "browser-password");
+    let server = env.start();
+    let base = server.base_url.clone();
+    let (ok, output) = tokio::task::spawn_blocking(move || {
+        browser::run_script(
+            "users.mjs",
+            &[
+                ("BASE_URL", base.as_str()),
+                ("EMAIL", "root@example.com"),
+                ("PASSWORD", "browser-password"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        ok,
+        "browser test failed:\n{output}\nserver log:\n{}",
+        server.logs()
+    );
+    // The user exists with the password given in the form, and is deactivated.
+    assert!(
+        packistry_tests::login(&server, "newcomer@example.com", "newcomer-password")
+            .await
+            .is_err()
+    );
+    let out = env.cli(
+        &["user", "activate", "--email", "newcomer@example.com"],
+        None,
+    );
+    assert!(out.status.success());
+    packistry_tests::login(&server, "newcomer@example.com", "newcomer-password")
+        .await
+        .expect("reactivated user signs in with the password set in the SPA");
+}

@@ -3,3 +3,4 @@ pub mod login;
 pub mod repositories;
 pub mod section;
 pub mod tokens;
+pub mod users;
