@@ -8,6 +8,10 @@ use wasm_bindgen::JsCast;
 #[allow(dead_code)]
 pub type DateTime = String;
 
+/// The scalar `JSON` arrives as any JSON value.
+#[allow(dead_code, clippy::upper_case_acronyms)]
+pub type JSON = serde_json::Value;
+
 /// The scalar `ID` arrives as a string.
 #[allow(dead_code, clippy::upper_case_acronyms)]
 pub type ID = String;
@@ -141,6 +145,51 @@ pub struct SetGlobalRole;
     variables_derives = "Debug, Clone"
 )]
 pub struct SetUserActive;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/groups.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct Groups;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/create_group.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct CreateGroup;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/set_group_member.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct SetGroupMember;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/remove_group_member.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct RemoveGroupMember;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/audit_events.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct AuditEvents;
 
 /// An error a person can read: the server's message, or what failed on the way.
 #[derive(Debug, Clone, PartialEq)]

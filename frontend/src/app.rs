@@ -7,6 +7,8 @@ use leptos_router::hooks::use_navigate;
 use leptos_router::path;
 
 use crate::api;
+use crate::pages::audit::AuditPage;
+use crate::pages::groups::GroupsPage;
 use crate::pages::repositories::{RepositoriesPage, RepositoryPage};
 use crate::pages::{
     home::HomePage, login::LoginPage, section::Section, tokens::TokensPage, users::UsersPage,
@@ -41,11 +43,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("repositories/:name") view=RepositoryPage />
                     <Route path=path!("packages") view=|| view! { <Section title="Packages" /> } />
                     <Route path=path!("users") view=UsersPage />
-                    <Route path=path!("groups") view=|| view! { <Section title="Groups" /> } />
+                    <Route path=path!("groups") view=GroupsPage />
                     <Route path=path!("tokens") view=TokensPage />
                     <Route path=path!("sources") view=|| view! { <Section title="Sources" /> } />
                     <Route path=path!("auth-sources") view=|| view! { <Section title="Authentication sources" /> } />
-                    <Route path=path!("audit") view=|| view! { <Section title="Audit" /> } />
+                    <Route path=path!("audit") view=AuditPage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -166,3 +166,51 @@ async fn an_admin_manages_users_in_the_spa() {
         .await
         .expect("reactivated user signs in with the password set in the SPA");
 }
+
+#[tokio::test]
+async fn manages_a_group_and_reads_the_audit_trail_in_the_spa() {
+    if !browser::available() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.create_user("root@example.com", "admin", "browser-password");
+    env.create_user("mate@example.com", "user", "mate-password");
+    let server = env.start();
+    let base = server.base_url.clone();
+    let (ok, output) = tokio::task::spawn_blocking(move || {
+        browser::run_script(
+            "groups_audit.mjs",
+            &[
+                ("BASE_URL", base.as_str()),
+                ("EMAIL", "root@example.com"),
+                ("PASSWORD", "browser-password"),
+                ("MEMBER", "mate@example.com"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        ok,
+        "browser test failed:\n{output}\nserver log:\n{}",
+        server.logs()
+    );
+    // The member made maintainer in the browser may now manage the group.
+    let mate = packistry_tests::login(&server, "mate@example.com", "mate-password")
+        .await
+        .unwrap();
+    let renamed = packistry_tests::graphql(
+        &server,
+        "mutation { renameGroup(name: \"backend\", newName: \"platform\") { name } }",
+        serde_json::json!({}),
+        Some(&mate),
+        true,
+    )
+    .await;
+    assert_eq!(
+        renamed.data()["renameGroup"]["name"],
+        "platform",
+        "{:?}",
+        renamed.body
+    );
+}

@@ -1,3 +1,5 @@
+pub mod audit;
+pub mod groups;
 pub mod home;
 pub mod login;
 pub mod repositories;
