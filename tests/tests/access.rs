@@ -566,3 +566,57 @@ async fn the_last_admin_stays_admin_and_only_admins_manage_users() {
     .await;
     assert_eq!(users.data()["users"]["edges"].as_array().unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn users_edit_themselves_and_admins_edit_anyone() {
+    let env = TestEnv::new();
+    let server = env.start();
+    let root = session_for(&env, &server, "root@example.com", "admin").await;
+    let pat = session_for(&env, &server, "pat@example.com", "user").await;
+    let update = "mutation($email: String!, $name: String, $newEmail: String) { updateUser(email: $email, displayName: $name, newEmail: $newEmail) { email displayName } }";
+    let own = graphql(
+        &server,
+        update,
+        json!({ "email": "pat@example.com", "name": "Pat Doe" }),
+        Some(&pat),
+        true,
+    )
+    .await;
+    assert_eq!(
+        own.data()["updateUser"]["displayName"],
+        "Pat Doe",
+        "{:?}",
+        own.body
+    );
+    let other = graphql(
+        &server,
+        update,
+        json!({ "email": "root@example.com", "name": "Nope" }),
+        Some(&pat),
+        true,
+    )
+    .await;
+    assert_eq!(other.error_code(), Some("FORBIDDEN"));
+    let taken = graphql(
+        &server,
+        update,
+        json!({ "email": "pat@example.com", "newEmail": "ROOT@example.com" }),
+        Some(&root),
+        true,
+    )
+    .await;
+    assert_eq!(taken.error_code(), Some("CONFLICT"));
+    assert!(taken.error_message().unwrap().starts_with("email:"));
+    let moved = graphql(
+        &server,
+        update,
+        json!({ "email": "pat@example.com", "newEmail": "pat.doe@example.com" }),
+        Some(&root),
+        true,
+    )
+    .await;
+    assert_eq!(moved.data()["updateUser"]["email"], "pat.doe@example.com");
+    login(&server, "pat.doe@example.com", "a-long-password")
+        .await
+        .expect("signs in with the new e-mail");
+}

@@ -158,6 +158,35 @@ impl UserMutation {
         Ok(User::from(&user))
     }
 
+    /// Change a user's display name or e-mail: admins for anyone, users for themselves.
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        display_name: Option<String>,
+        new_email: Option<String>,
+    ) -> Result<User> {
+        let call = Call::of(ctx)?;
+        call.require_signed_in()?;
+        let is_self = call
+            .request
+            .principal
+            .user()
+            .is_some_and(|u| u.email == service::normalize_email(&email));
+        if !is_self && !call.request.principal.is_admin() {
+            return Err(Error::forbidden("only admins may edit other users").into());
+        }
+        let user = service::update_profile(
+            &call.state.db,
+            &call.actor(),
+            &email,
+            display_name,
+            new_email,
+        )
+        .await?;
+        Ok(User::from(&user))
+    }
+
     /// Change a user's global role (admins; the last admin stays admin).
     async fn set_global_role(
         &self,

@@ -265,3 +265,57 @@ pub async fn page(
     let rows = query.offset(offset).limit(limit).all(db).await?;
     Ok((rows, total))
 }
+
+/// Change a user's display name and/or e-mail.
+pub async fn update_profile<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    email: &str,
+    display_name: Option<String>,
+    new_email: Option<String>,
+) -> Result<users::Model> {
+    let txn = db.begin().await?;
+    let user = get_by_email(&txn, email).await?;
+    let before = user.email.clone();
+    let mut row: users::ActiveModel = user.into();
+    if let Some(name) = display_name {
+        let name = name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(Error::bad_input(
+                "displayName: a display name is 1 to 100 characters",
+            ));
+        }
+        row.display_name = Set(name);
+    }
+    if let Some(new_email) = new_email {
+        let new_email = normalize_email(&new_email);
+        if !is_plausible_email(&new_email) {
+            return Err(Error::bad_input(format!(
+                "email: \"{new_email}\" is not an e-mail address"
+            )));
+        }
+        row.email = Set(new_email);
+    }
+    row.updated_at = Set(Utc::now());
+    let user = row.update(&txn).await.map_err(|err| {
+        if is_unique_violation(&err) {
+            Error::conflict("email: another user has this e-mail address")
+        } else {
+            err.into()
+        }
+    })?;
+    audit::record(
+        &txn,
+        actor,
+        "user.updated",
+        Target {
+            kind: "user",
+            id: Some(user.id.to_string()),
+            name: &user.email,
+        },
+        json!({ "emailBefore": before, "displayName": user.display_name }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(user)
+}
