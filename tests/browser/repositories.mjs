@@ -44,6 +44,18 @@ try {
   await page.screenshot({ path: `${artifacts}/repository-grants.png`, fullPage: true });
   await grant.getByRole('button', { name: 'Revoke' }).click();
   await grant.waitFor({ state: 'detached' });
+
+  // Deploy tokens of this repository: created with the secret shown once, then revoked.
+  await page.fill('input[name=deploy-token-name]', 'ci');
+  await page.selectOption('select[name=deploy-token-role]', 'uploader');
+  await page.getByRole('button', { name: 'Create deploy token' }).click();
+  const secret = await page.getByTestId('new-deploy-secret').inputValue();
+  check(secret.startsWith('pkdt-'), `unexpected deploy secret: ${secret}`);
+  console.log(`DEPLOY_SECRET=${secret}`);
+  const deploy = page.locator('tr[data-deploy-token="ci"]');
+  await deploy.waitFor();
+  check((await deploy.textContent()).includes('uploader'), 'the deploy token does not show its role');
+  await page.screenshot({ path: `${artifacts}/deploy-tokens.png`, fullPage: true });
   console.log('repositories: ok');
 } finally {
   await browser.close();

@@ -110,6 +110,25 @@ async fn creates_a_repository_and_edits_its_grants_in_the_spa() {
         "browser test failed:\n{output}\nserver log:\n{}",
         server.logs()
     );
+    // The deploy token made in the browser works for its repository.
+    let deploy = output
+        .lines()
+        .find_map(|l| l.strip_prefix("DEPLOY_SECRET="))
+        .expect("the script printed the deploy secret")
+        .to_owned();
+    let response = packistry_tests::client()
+        .post(server.url("/graphql"))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {deploy}"))
+        .body(r#"{"query":"{ repositories { name permissions } }"}"#)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body["data"]["repositories"],
+        serde_json::json!([{ "name": "web-app", "permissions": ["UPLOAD", "DOWNLOAD"] }])
+    );
     // The grant was revoked: the helper sees nothing of the private repository.
     let helper = packistry_tests::login(&server, "helper@example.com", "helper-password")
         .await

@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod deploy_tokens;
 pub mod groups;
 pub mod home;
 pub mod login;

@@ -8,6 +8,7 @@ use crate::api::{
     self, create_repository as create, grant_role, repositories as list, repository_grants,
     revoke_role,
 };
+use crate::pages::deploy_tokens::DeployTokens;
 use crate::session::{use_session, Session};
 
 fn word(value: impl std::fmt::Debug) -> String {
@@ -267,6 +268,7 @@ pub fn RepositoryPage() -> impl IntoView {
                                     {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
                                     <button type="submit">"Grant"</button>
                                 </form>
+                                <DeployTokens repository=repo.name.clone() />
                             </Show>
                         }.into_any()
                     }
