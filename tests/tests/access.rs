@@ -620,3 +620,44 @@ async fn users_edit_themselves_and_admins_edit_anyone() {
         .await
         .expect("signs in with the new e-mail");
 }
+
+#[tokio::test]
+async fn an_expired_token_is_refused_saying_so() {
+    let env = TestEnv::new();
+    env.create_user("eve@example.com", "user", "eve-password");
+    let expires_at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let token = cli_ok(
+        &env,
+        &[
+            "token",
+            "create",
+            "--user",
+            "eve@example.com",
+            "--name",
+            "short",
+            "--all-repositories",
+            "--role",
+            "reader",
+            "--expires-at",
+            &expires_at,
+        ],
+    );
+    let server = env.start();
+    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+    let (status, body) = with_auth(
+        &server,
+        &format!("Bearer {token}"),
+        "{ viewer { authenticated } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{body}"
+    );
+}

@@ -14,7 +14,9 @@ use subtle::ConstantTimeEq;
 use crate::auth::principal::UserPrincipal;
 use crate::auth::session::{self, CSRF_HEADER, SESSION_COOKIE};
 use crate::auth::Principal;
+use crate::error::Error;
 use crate::graphql::RequestContext;
+use crate::http::TokenAuth;
 use crate::state::SharedState;
 
 pub async fn graphiql() -> Html<String> {
@@ -45,6 +47,7 @@ fn graphql_error(status: StatusCode, code: &str, message: &str) -> Response {
 pub async fn execute(
     State(state): State<SharedState>,
     ClientAddress(address): ClientAddress,
+    token: TokenAuth,
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
@@ -79,14 +82,10 @@ pub async fn execute(
         cookie_authenticated: false,
         csrf_verified: false,
     };
-    if let Some(secret) = crate::auth::token::secret_from_headers(&headers) {
-        let principal = match secret {
-            Ok(secret) => state.tokens.authenticate(&state.db, &secret).await,
-            Err(err) => Err(err),
-        };
+    if let TokenAuth(Some(principal)) = token {
         match principal {
             Ok(principal) => context.principal = principal,
-            Err(crate::error::Error::Internal(err)) => {
+            Err(Error::Internal(err)) => {
                 tracing::error!(error = ?err, "token lookup failed");
                 return graphql_error(
                     StatusCode::INTERNAL_SERVER_ERROR,

@@ -71,3 +71,26 @@ pub fn client_address(request_extensions: &http::Extensions) -> Option<IpAddr> {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())
 }
+
+/// The token a request carries, authenticated: `None` without an `Authorization` header;
+/// otherwise the caller, or why the credentials were refused (unknown, expired, revoked,
+/// deactivated owner, not a token). The one way every route learns who sends a token;
+/// each protocol answers a refusal in its own wire format.
+pub struct TokenAuth(pub Option<crate::error::Result<crate::auth::Principal>>);
+
+impl axum::extract::FromRequestParts<crate::state::SharedState> for TokenAuth {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &crate::state::SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(secret) = crate::auth::token::secret_from_headers(&parts.headers) else {
+            return Ok(TokenAuth(None));
+        };
+        Ok(TokenAuth(Some(match secret {
+            Ok(secret) => state.tokens.authenticate(&state.db, &secret).await,
+            Err(err) => Err(err),
+        })))
+    }
+}
