@@ -4,9 +4,22 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, create_group, groups, remove_group_member, set_group_member};
+use crate::session::{use_session, Session};
 
 #[component]
 pub fn GroupsPage() -> impl IntoView {
+    let session = use_session();
+    // What the SPA offers follows the engine's rules (shared::permissions).
+    let viewer = move || match session.get() {
+        Session::SignedIn(user) => Some((user.email, user.global_role)),
+        _ => None,
+    };
+    let may_create = move || {
+        viewer().is_some_and(|(_, role)| {
+            role.parse()
+                .is_ok_and(packistry_shared::permissions::may_create_group)
+        })
+    };
     let (reload, set_reload) = signal(0u32);
     let data = LocalResource::new(move || {
         reload.track();
@@ -63,11 +76,13 @@ pub fn GroupsPage() -> impl IntoView {
             <h1>"Groups"</h1>
             <p class="muted">"Roles granted to a group on a repository apply to all its members. Maintainers manage their group; admins every group."</p>
             {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
-            <form class="panel" on:submit=on_create>
-                <h2>"New group"</h2>
-                <label>"Name"<input name="group-name" required prop:value=new_name on:input=move |ev| set_new_name.set(event_target_value(&ev)) /></label>
-                <button type="submit">"Create group"</button>
-            </form>
+            <Show when=may_create>
+                <form class="panel" on:submit=on_create>
+                    <h2>"New group"</h2>
+                    <label>"Name"<input name="group-name" required prop:value=new_name on:input=move |ev| set_new_name.set(event_target_value(&ev)) /></label>
+                    <button type="submit">"Create group"</button>
+                </form>
+            </Show>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || data.get().map(|result| match result {
                     Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
@@ -76,6 +91,10 @@ pub fn GroupsPage() -> impl IntoView {
                         let (email, set_email) = signal(String::new());
                         let (maintainer, set_maintainer) = signal(false);
                         let group_name = group.name.clone();
+                        let manages = viewer().is_some_and(|(email, role)| {
+                            let is_maintainer = group.members.iter().any(|m| m.user.email == email && m.maintainer);
+                            role.parse().is_ok_and(|role| packistry_shared::permissions::may_manage_group(role, is_maintainer))
+                        });
                         let on_add = {
                             let group_name = group_name.clone();
                             move |ev: leptos::ev::SubmitEvent| {
@@ -97,7 +116,7 @@ pub fn GroupsPage() -> impl IntoView {
                                                 <tr data-member=member_email.clone()>
                                                     <td>{member_email.clone()}</td>
                                                     <td>{if is_maintainer { "yes" } else { "no" }}</td>
-                                                    <td>
+                                                    <td class:hidden=!manages>
                                                         <button type="button" on:click=move |_| set_member(g1.clone(), e1.clone(), !is_maintainer)>
                                                             {if is_maintainer { "Unmake maintainer" } else { "Make maintainer" }}
                                                         </button>
@@ -109,7 +128,7 @@ pub fn GroupsPage() -> impl IntoView {
                                         }).collect_view()}
                                     </tbody>
                                 </table>
-                                <form class="add-member" on:submit=on_add>
+                                <form class="add-member" class:hidden=!manages on:submit=on_add>
                                     <input type="email" name="member-email" required placeholder="someone@example.com" aria-label="Member e-mail"
                                         on:input=move |ev| set_email.set(event_target_value(&ev)) />
                                     <label class="inline"><input type="checkbox" on:change=move |ev| set_maintainer.set(event_target_checked(&ev)) />"maintainer"</label>
