@@ -3,6 +3,8 @@
 use async_graphql::{Context, Object, Result};
 use sea_orm::EntityTrait;
 
+use super::context::Call;
+use super::repository::Repository;
 use super::types::User;
 use super::RequestContext;
 use crate::db::entities::users;
@@ -26,6 +28,15 @@ impl Viewer {
     /// The signed-in user, or null for anonymous callers.
     async fn user(&self) -> Option<&User> {
         self.user.as_ref()
+    }
+
+    /// Every repository the caller may see, each with the caller's effective permissions
+    /// and role there (what the SPA offers or hides).
+    async fn repositories(&self, ctx: &Context<'_>) -> Result<Vec<Repository>> {
+        let call = Call::of(ctx)?;
+        let access = call.access().await?;
+        let rows = crate::services::repositories::list_visible(&call.state.db, &access).await?;
+        Ok(rows.iter().map(|r| Repository::new(r, &access)).collect())
     }
 }
 
