@@ -1,6 +1,6 @@
 // An admin creates a group, adds a member and makes them maintainer, then finds those
 // changes in the audit trail.
-import { launch, need, check } from './lib.mjs';
+import { launch, need, check, signIn } from './lib.mjs';
 
 const base = need('BASE_URL');
 const email = need('EMAIL');
@@ -12,11 +12,7 @@ const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.setDefaultTimeout(15000);
-  await page.goto(base + '/login');
-  await page.fill('input[name=email]', email);
-  await page.fill('input[name=password]', password);
-  await page.click('button[type=submit]');
-  await page.getByTestId('signed-in-as').waitFor();
+  await signIn(page, base, email, password);
   const nav = page.getByRole('navigation', { name: 'Sections' });
 
   await nav.getByRole('link', { name: 'Groups', exact: true }).click();

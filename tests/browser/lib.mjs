@@ -21,3 +21,12 @@ export function need(name) {
 export function check(condition, message) {
   if (!condition) throw new Error(message);
 }
+
+// Sign in through the SPA's form and wait for the signed-in shell.
+export async function signIn(page, base, email, password) {
+  await page.goto(base + '/login');
+  await page.fill('input[name=email]', email);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  await page.getByTestId('signed-in-as').waitFor();
+}

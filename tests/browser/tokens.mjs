@@ -1,6 +1,6 @@
 // Creates a personal token in the SPA, sees its secret once, and revokes it. Prints the
 // secret (as `SECRET=…`) so the Rust test can prove it worked and then stopped working.
-import { launch, need, check } from './lib.mjs';
+import { launch, need, check, signIn } from './lib.mjs';
 
 const base = need('BASE_URL');
 const email = need('EMAIL');
@@ -13,11 +13,7 @@ try {
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
 
-  await page.goto(base + '/login');
-  await page.fill('input[name=email]', email);
-  await page.fill('input[name=password]', password);
-  await page.click('button[type=submit]');
-  await page.getByTestId('signed-in-as').waitFor();
+  await signIn(page, base, email, password);
 
   await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Tokens', exact: true }).click();
   await page.waitForURL('**/tokens');

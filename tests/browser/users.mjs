@@ -1,5 +1,5 @@
 // An admin creates a user in the SPA, changes their global role and deactivates them.
-import { launch, need, check } from './lib.mjs';
+import { launch, need, check, signIn } from './lib.mjs';
 
 const base = need('BASE_URL');
 const email = need('EMAIL');
@@ -10,11 +10,7 @@ const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.setDefaultTimeout(15000);
-  await page.goto(base + '/login');
-  await page.fill('input[name=email]', email);
-  await page.fill('input[name=password]', password);
-  await page.click('button[type=submit]');
-  await page.getByTestId('signed-in-as').waitFor();
+  await signIn(page, base, email, password);
   await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Users', exact: true }).click();
 
   await page.fill('input[name=new-user-email]', 'newcomer@example.com');

@@ -71,3 +71,34 @@ pub fn run_script(script: &str, env: &[(&str, &str)]) -> (bool, String) {
     );
     (output.status.success(), text)
 }
+
+/// Run a browser script against `server`, signed in as `email`/`password`, with `extra`
+/// environment; panics with the script's and the server's output when it fails. Returns
+/// the script's output.
+pub async fn run_against(
+    server: &crate::TestServer,
+    script: &'static str,
+    email: &'static str,
+    password: &'static str,
+    extra: &[(&'static str, &'static str)],
+) -> String {
+    let base = server.base_url.clone();
+    let extra = extra.to_vec();
+    let (ok, output) = tokio::task::spawn_blocking(move || {
+        let mut env = vec![
+            ("BASE_URL", base.as_str()),
+            ("EMAIL", email),
+            ("PASSWORD", password),
+        ];
+        env.extend(extra);
+        run_script(script, &env)
+    })
+    .await
+    .expect("the browser script ran");
+    assert!(
+        ok,
+        "browser test failed:\n{output}\nserver log:\n{}",
+        server.logs()
+    );
+    output
+}

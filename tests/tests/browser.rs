@@ -10,24 +10,14 @@ async fn signs_in_through_the_spa_and_sees_the_shell() {
     let env = TestEnv::new();
     env.create_user("admin@example.com", "admin", "browser-password");
     let server = env.start();
-    let base = server.base_url.clone();
-    let (ok, output) = tokio::task::spawn_blocking(move || {
-        browser::run_script(
-            "signin.mjs",
-            &[
-                ("BASE_URL", base.as_str()),
-                ("EMAIL", "admin@example.com"),
-                ("PASSWORD", "browser-password"),
-            ],
-        )
-    })
-    .await
-    .unwrap();
-    assert!(
-        ok,
-        "browser test failed:\n{output}\nserver log:\n{}",
-        server.logs()
-    );
+    browser::run_against(
+        &server,
+        "signin.mjs",
+        "admin@example.com",
+        "browser-password",
+        &[],
+    )
+    .await;
     assert!(browser::artifacts_dir().join("shell-laptop.png").exists());
 }
 
@@ -39,24 +29,14 @@ async fn creates_sees_once_and_revokes_a_personal_token_in_the_spa() {
     let env = TestEnv::new();
     env.create_user("maker@example.com", "developer", "browser-password");
     let server = env.start();
-    let base = server.base_url.clone();
-    let (ok, output) = tokio::task::spawn_blocking(move || {
-        browser::run_script(
-            "tokens.mjs",
-            &[
-                ("BASE_URL", base.as_str()),
-                ("EMAIL", "maker@example.com"),
-                ("PASSWORD", "browser-password"),
-            ],
-        )
-    })
-    .await
-    .unwrap();
-    assert!(
-        ok,
-        "browser test failed:\n{output}\nserver log:\n{}",
-        server.logs()
-    );
+    let output = browser::run_against(
+        &server,
+        "tokens.mjs",
+        "maker@example.com",
+        "browser-password",
+        &[],
+    )
+    .await;
     let secret = output
         .lines()
         .find_map(|l| l.strip_prefix("SECRET="))
@@ -91,25 +71,14 @@ async fn creates_a_repository_and_edits_its_grants_in_the_spa() {
     env.create_user("lead@example.com", "developer", "browser-password");
     env.create_user("helper@example.com", "user", "helper-password");
     let server = env.start();
-    let base = server.base_url.clone();
-    let (ok, output) = tokio::task::spawn_blocking(move || {
-        browser::run_script(
-            "repositories.mjs",
-            &[
-                ("BASE_URL", base.as_str()),
-                ("EMAIL", "lead@example.com"),
-                ("PASSWORD", "browser-password"),
-                ("GRANTEE", "helper@example.com"),
-            ],
-        )
-    })
-    .await
-    .unwrap();
-    assert!(
-        ok,
-        "browser test failed:\n{output}\nserver log:\n{}",
-        server.logs()
-    );
+    let output = browser::run_against(
+        &server,
+        "repositories.mjs",
+        "lead@example.com",
+        "browser-password",
+        &[("GRANTEE", "helper@example.com")],
+    )
+    .await;
     // The deploy token made in the browser works for its repository.
     let deploy = output
         .lines()
@@ -152,24 +121,14 @@ async fn an_admin_manages_users_in_the_spa() {
     let env = TestEnv::new();
     env.create_user("root@example.com", "admin", "browser-password");
     let server = env.start();
-    let base = server.base_url.clone();
-    let (ok, output) = tokio::task::spawn_blocking(move || {
-        browser::run_script(
-            "users.mjs",
-            &[
-                ("BASE_URL", base.as_str()),
-                ("EMAIL", "root@example.com"),
-                ("PASSWORD", "browser-password"),
-            ],
-        )
-    })
-    .await
-    .unwrap();
-    assert!(
-        ok,
-        "browser test failed:\n{output}\nserver log:\n{}",
-        server.logs()
-    );
+    browser::run_against(
+        &server,
+        "users.mjs",
+        "root@example.com",
+        "browser-password",
+        &[],
+    )
+    .await;
     // The user exists with the password given in the form, and is deactivated.
     assert!(
         packistry_tests::login(&server, "newcomer@example.com", "newcomer-password")
@@ -195,25 +154,14 @@ async fn manages_a_group_and_reads_the_audit_trail_in_the_spa() {
     env.create_user("root@example.com", "admin", "browser-password");
     env.create_user("mate@example.com", "user", "mate-password");
     let server = env.start();
-    let base = server.base_url.clone();
-    let (ok, output) = tokio::task::spawn_blocking(move || {
-        browser::run_script(
-            "groups_audit.mjs",
-            &[
-                ("BASE_URL", base.as_str()),
-                ("EMAIL", "root@example.com"),
-                ("PASSWORD", "browser-password"),
-                ("MEMBER", "mate@example.com"),
-            ],
-        )
-    })
-    .await
-    .unwrap();
-    assert!(
-        ok,
-        "browser test failed:\n{output}\nserver log:\n{}",
-        server.logs()
-    );
+    browser::run_against(
+        &server,
+        "groups_audit.mjs",
+        "root@example.com",
+        "browser-password",
+        &[("MEMBER", "mate@example.com")],
+    )
+    .await;
     // The member made maintainer in the browser may now manage the group.
     let mate = packistry_tests::login(&server, "mate@example.com", "mate-password")
         .await

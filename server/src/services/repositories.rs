@@ -152,12 +152,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     name: &str,
     changes: RepositoryChanges,
 ) -> Result<repositories::Model> {
-    let repository = visible(db, access, name).await?;
-    access.check(
-        &repository,
-        PackageScope::Repository,
-        &[Permission::Administer],
-    )?;
+    let repository = administered(db, Some(access), name).await?;
     let txn = db.begin().await?;
     let before_visibility = repository.visibility.clone();
     let mut row: repositories::ActiveModel = repository.into();
@@ -191,12 +186,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     access: &Access,
     name: &str,
 ) -> Result<()> {
-    let repository = visible(db, access, name).await?;
-    access.check(
-        &repository,
-        PackageScope::Repository,
-        &[Permission::Administer],
-    )?;
+    let repository = administered(db, Some(access), name).await?;
     let txn = db.begin().await?;
     repositories::Entity::delete_by_id(repository.id)
         .exec(&txn)
