@@ -2,7 +2,8 @@
 # Installs what the build and the tests need, skipping whatever is already there.
 #   scripts/install-tools.sh spa    the wasm target, Trunk, wasm-bindgen-cli, binaryen
 #   scripts/install-tools.sh test   all of the above, plus clippy/rustfmt, Chromium,
-#                                   playwright-core, and a running PostgreSQL
+#                                   playwright-core, composer, and a running PostgreSQL
+#   scripts/install-tools.sh bench  wrk and nginx for `make bench`
 # Versions are those proven in ../shared/TOOLCHAIN.md. Idempotent: safe to run every time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +69,11 @@ install_test_tools() {
     (cd tests/browser && npm ci --no-audit --no-fund)
   fi
 
+  # Real package clients (TOOLCHAIN.md).
+  if ! command -v composer >/dev/null || ! php -m 2>/dev/null | grep -qx zip || ! command -v unzip >/dev/null; then
+    apt_install php-cli php-zip composer unzip
+  fi
+
   command -v createdb >/dev/null || apt_install postgresql-client
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
@@ -77,8 +83,14 @@ install_test_tools() {
   fi
 }
 
+install_bench_tools() {
+  command -v wrk >/dev/null || apt_install wrk
+  command -v nginx >/dev/null || apt_install nginx-light
+}
+
 case "$what" in
   spa) install_spa_tools ;;
+  bench) install_bench_tools ;;
   test) install_spa_tools; install_test_tools ;;
-  *) echo "usage: $0 spa|test" >&2; exit 2 ;;
+  *) echo "usage: $0 spa|test|bench" >&2; exit 2 ;;
 esac

@@ -7,6 +7,7 @@ mod m20261123_000002_create_repositories;
 mod m20261123_000003_create_packages;
 mod m20261123_000004_create_tokens;
 mod m20261123_000005_create_audit_and_jobs;
+mod m20261123_000006_package_details;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_packages::Migration),
             Box::new(m20261123_000004_create_tokens::Migration),
             Box::new(m20261123_000005_create_audit_and_jobs::Migration),
+            Box::new(m20261123_000006_package_details::Migration),
         ]
     }
 }

@@ -14,6 +14,8 @@ pub enum Error {
     BadUserInput(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -48,6 +50,7 @@ impl Error {
             Error::NotFound(_) => "NOT_FOUND",
             Error::BadUserInput(_) => "BAD_USER_INPUT",
             Error::Conflict(_) => "CONFLICT",
+            Error::PayloadTooLarge(_) => "BAD_USER_INPUT",
             Error::Internal(_) => "INTERNAL",
         }
     }
@@ -60,6 +63,7 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::BadUserInput(_) => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

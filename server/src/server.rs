@@ -23,7 +23,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, ConfigError> {
     config.prepare_data_dir()?;
     let secret_key = config.load_secret_key()?;
     let db = db::connect_and_migrate(&config.database).await?;
-    let blobs = BlobStore::open(&config.storage)?;
+    let blobs = BlobStore::open(&config.storage, &config.data_dir)?;
     let listener = TcpListener::bind(config.listen).await.map_err(|err| {
         ConfigError::new(
             "PACKISTRY_LISTEN",
@@ -47,6 +47,8 @@ pub async fn prepare(config: Config) -> Result<Prepared, ConfigError> {
         tokens: TokenAuthenticator::default(),
         metrics: http::metrics::install_recorder(),
         schema: graphql::schema_builder().finish(),
+        downloads: Default::default(),
+        composer_cache: crate::protocols::composer::new_cache(),
     });
     Ok(Prepared {
         state,
@@ -82,10 +84,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let flusher = {
         let state = state.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
             loop {
                 tick.tick().await;
                 state.tokens.flush_last_used(&state.db).await;
+                state.downloads.flush(&state.db).await;
             }
         })
     };
@@ -98,6 +101,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .await?;
     flusher.abort();
     state.tokens.flush_last_used(&state.db).await;
+    state.downloads.flush(&state.db).await;
     state.db.clone().close().await.ok();
     tracing::info!("stopped");
     Ok(())

@@ -9,6 +9,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::auth::token::TokenAuthenticator;
 use crate::config::Config;
 use crate::graphql::PackistrySchema;
+use crate::services::downloads::DownloadRecorder;
 use crate::storage::BlobStore;
 
 pub type SharedState = Arc<AppState>;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub tokens: TokenAuthenticator,
     pub metrics: PrometheusHandle,
     pub schema: PackistrySchema,
+    pub downloads: DownloadRecorder,
+    pub composer_cache: crate::protocols::composer::MetadataCache,
 }
 
 impl AppState {

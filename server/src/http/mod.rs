@@ -30,6 +30,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .merge(graphql)
+        .merge(crate::protocols::composer::router())
         .fallback(spa::serve)
         .layer(DefaultBodyLimit::max(
             usize::try_from(state.config.max_body_size).unwrap_or(usize::MAX),

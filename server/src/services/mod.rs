@@ -3,7 +3,9 @@
 
 pub mod access;
 pub mod audit;
+pub mod downloads;
 pub mod groups;
+pub mod packages;
 pub mod repositories;
 pub mod tokens;
 pub mod users;

@@ -1,18 +1,39 @@
-//! The blob store: local files under the data dir by default, or S3-compatible storage.
+//! The blob store: content-addressed by SHA-256, on local files under the data dir by default,
+//! or on S3-compatible storage.
+//!
+//! Writing a blob never exposes a partial object: the bytes go to a staging file in
+//! `{data dir}/tmp` while they are hashed, the caller verifies what it received, and only
+//! then is the blob committed under its digest (a rename on the local store, one multipart
+//! upload on S3). A crash mid-upload leaves at most a staging file, removed at next start.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, PutPayload};
+use object_store::{ObjectStore, PutPayload, WriteMultipart};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{ConfigError, StorageUrl};
+
+/// Staging files are written in pieces of this size to S3.
+const S3_PART_SIZE: usize = 8 * 1024 * 1024;
+/// Read buffer when serving local blobs.
+const READ_CHUNK: usize = 256 * 1024;
 
 #[derive(Clone)]
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
+    /// Set for the local store: blobs are plain files under this directory.
+    local_root: Option<PathBuf>,
+    staging_dir: PathBuf,
     description: String,
 }
 
@@ -24,9 +45,27 @@ impl std::fmt::Debug for BlobStore {
     }
 }
 
+/// Where a blob with this SHA-256 lives inside the store.
+pub fn blob_path(sha256_hex: &str) -> String {
+    format!("sha256/{}/{sha256_hex}", &sha256_hex[..2])
+}
+
 impl BlobStore {
-    pub fn open(url: &StorageUrl) -> Result<BlobStore, ConfigError> {
+    pub fn open(url: &StorageUrl, data_dir: &Path) -> Result<BlobStore, ConfigError> {
         let fail = |message: String| ConfigError::new("PACKISTRY_STORAGE_URL", message);
+        let staging_dir = data_dir.join("tmp");
+        std::fs::create_dir_all(&staging_dir).map_err(|err| {
+            ConfigError::new(
+                "PACKISTRY_DATA_DIR",
+                format!("cannot create {}: {err}", staging_dir.display()),
+            )
+        })?;
+        // Staging files left by a crash are incomplete by definition.
+        if let Ok(entries) = std::fs::read_dir(&staging_dir) {
+            for entry in entries.flatten() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
         match url {
             StorageUrl::Local(dir) => {
                 std::fs::create_dir_all(dir)
@@ -35,6 +74,8 @@ impl BlobStore {
                     .map_err(|err| fail(format!("cannot use {}: {err}", dir.display())))?;
                 Ok(BlobStore {
                     store: Arc::new(store),
+                    local_root: Some(dir.clone()),
+                    staging_dir,
                     description: dir.display().to_string(),
                 })
             }
@@ -51,6 +92,8 @@ impl BlobStore {
                 };
                 Ok(BlobStore {
                     store,
+                    local_root: None,
+                    staging_dir,
                     description: url.clone(),
                 })
             }
@@ -69,5 +112,173 @@ impl BlobStore {
             .await?;
         self.store.head(&path).await?;
         Ok(())
+    }
+
+    /// A new staging file that refuses to grow past `limit` bytes.
+    pub async fn stage(&self, limit: u64) -> std::io::Result<Staging> {
+        let path = self
+            .staging_dir
+            .join(format!("upload-{}", uuid::Uuid::new_v4()));
+        let file = tokio::fs::File::create(&path).await?;
+        Ok(Staging {
+            file: Some(tokio::io::BufWriter::with_capacity(256 * 1024, file)),
+            guard: StagingGuard(path),
+            sha256: Sha256::new(),
+            sha1: Sha1::new(),
+            size: 0,
+            limit,
+        })
+    }
+
+    /// Make a verified staged file a blob. Content-addressed: committing bytes that are
+    /// already stored changes nothing.
+    pub async fn commit(&self, staged: &Staged) -> anyhow::Result<()> {
+        let key = blob_path(&staged.sha256);
+        match &self.local_root {
+            Some(root) => {
+                let target = root.join(&key);
+                if tokio::fs::try_exists(&target).await.unwrap_or(false) {
+                    return Ok(());
+                }
+                if let Some(parent) = target.parent() {
+                    tokio::fs::create_dir_all(parent).await?;
+                }
+                // A hard link keeps the staging file for the caller; rename semantics (atomic,
+                // never a partial file under the final name) hold on one filesystem.
+                match tokio::fs::hard_link(staged.path(), &target).await {
+                    Ok(()) => Ok(()),
+                    Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                    Err(_) => {
+                        // Another filesystem: copy beside the target, then rename.
+                        let partial = target.with_extension(format!("part-{}", uuid::Uuid::new_v4()));
+                        tokio::fs::copy(staged.path(), &partial).await?;
+                        tokio::fs::rename(&partial, &target).await?;
+                        Ok(())
+                    }
+                }
+            }
+            None => {
+                let path = ObjectPath::from(key);
+                if self.store.head(&path).await.is_ok() {
+                    return Ok(());
+                }
+                let upload = self.store.put_multipart(&path).await?;
+                let mut writer = WriteMultipart::new_with_chunk_size(upload, S3_PART_SIZE);
+                let mut file = tokio::fs::File::open(staged.path()).await?;
+                let mut buffer = vec![0u8; S3_PART_SIZE];
+                loop {
+                    let read = file.read(&mut buffer).await?;
+                    if read == 0 {
+                        break;
+                    }
+                    writer.wait_for_capacity(4).await?;
+                    writer.write(&buffer[..read]);
+                }
+                writer.finish().await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The bytes of a blob, streamed.
+    pub async fn read(
+        &self,
+        sha256_hex: &str,
+    ) -> anyhow::Result<BoxStream<'static, std::io::Result<Bytes>>> {
+        let key = blob_path(sha256_hex);
+        match &self.local_root {
+            Some(root) => {
+                let file = tokio::fs::File::open(root.join(key)).await?;
+                Ok(tokio_util::io::ReaderStream::with_capacity(file, READ_CHUNK).boxed())
+            }
+            None => {
+                let result = self.store.get(&ObjectPath::from(key)).await?;
+                Ok(result
+                    .into_stream()
+                    .map(|chunk| chunk.map_err(std::io::Error::other))
+                    .boxed())
+            }
+        }
+    }
+
+    /// Remove a blob nobody references any more.
+    pub async fn delete(&self, sha256_hex: &str) -> anyhow::Result<()> {
+        match self.store.delete(&ObjectPath::from(blob_path(sha256_hex))).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+/// Removes its staging file when dropped, whatever happened.
+#[derive(Debug)]
+struct StagingGuard(PathBuf);
+
+impl Drop for StagingGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Why bytes could not be staged.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("the upload is larger than the limit of {0} bytes")]
+    TooLarge(u64),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Bytes being received: written to a staging file and hashed as they arrive.
+pub struct Staging {
+    file: Option<tokio::io::BufWriter<tokio::fs::File>>,
+    guard: StagingGuard,
+    sha256: Sha256,
+    sha1: Sha1,
+    size: u64,
+    limit: u64,
+}
+
+impl Staging {
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), StageError> {
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Err(StageError::TooLarge(self.limit));
+        }
+        self.sha256.update(chunk);
+        self.sha1.update(chunk);
+        if let Some(file) = self.file.as_mut() {
+            file.write_all(chunk).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn finish(mut self) -> std::io::Result<Staged> {
+        if let Some(mut file) = self.file.take() {
+            file.flush().await?;
+            file.into_inner().sync_all().await?;
+        }
+        Ok(Staged {
+            sha256: hex::encode(self.sha256.finalize()),
+            sha1: hex::encode(self.sha1.finalize()),
+            size: self.size,
+            guard: self.guard,
+        })
+    }
+}
+
+/// A complete staging file with its digests; removed when dropped (after commit, the blob
+/// lives on under its digest).
+#[derive(Debug)]
+pub struct Staged {
+    pub sha256: String,
+    pub sha1: String,
+    pub size: u64,
+    guard: StagingGuard,
+}
+
+impl Staged {
+    pub fn path(&self) -> &Path {
+        &self.guard.0
     }
 }

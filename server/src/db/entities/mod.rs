@@ -2,8 +2,11 @@
 //! own types.
 
 pub mod audit_events;
+pub mod blobs;
+pub mod downloads;
 pub mod group_members;
 pub mod groups;
+pub mod package_versions;
 pub mod packages;
 pub mod repositories;
 pub mod repository_grants;
@@ -13,3 +16,4 @@ pub mod token_repositories;
 pub mod token_roles;
 pub mod tokens;
 pub mod users;
+pub mod version_files;

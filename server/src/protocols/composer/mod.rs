@@ -1,0 +1,722 @@
+//! The Composer v2 repository: `packages.json`, `p2/{vendor}/{name}.json` and `~dev.json`
+//! (minified `composer/2.0`), `search.json`, `list.json`, `notify-batch`, dist zips, and
+//! uploads — under `/composer/{repo}/` and the Packistry-compatible `/r/{repo}/`.
+//! Errors are plain text; anonymous callers of a private repository get a Basic challenge.
+
+pub mod archive;
+pub mod metadata;
+pub mod version;
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Multipart, Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use bytes::Bytes;
+use chrono::DateTime;
+use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use packistry_shared::permissions::Permission;
+use packistry_shared::Format;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use crate::db::entities::{package_versions, packages, repositories};
+use crate::error::{Error, Result};
+use crate::http::TokenAuth;
+use crate::protocols::{conditional, encode_segment, etag_of, http_date, log_internal, principal};
+use crate::services::access::{repository_not_found, Access, PackageScope};
+use crate::services::audit::Actor;
+use crate::services::downloads::Downloader;
+use crate::services::packages::{self as package_service, NewVersion};
+use crate::services::repositories as repository_service;
+use crate::state::SharedState;
+use crate::storage::StageError;
+
+use self::metadata::{is_valid_package_name, minify, version_entry, Dist};
+
+const JSON: &str = "application/json";
+
+/// Which of the two URL prefixes a request came through; metadata URLs keep to it.
+#[derive(Debug, Clone, Copy)]
+struct Mount(&'static str);
+
+/// Rendered p2 documents, keyed by package, its last change, dev or not, and prefix: a change
+/// to a package changes its `updated_at`, so stale entries are never read, on any replica.
+pub type MetadataCache = moka::future::Cache<(Uuid, i64, bool, &'static str), (Bytes, String)>;
+
+pub fn new_cache() -> MetadataCache {
+    moka::future::Cache::builder()
+        .max_capacity(64 * 1024 * 1024)
+        .weigher(|_, (body, _): &(Bytes, String)| body.len().try_into().unwrap_or(u32::MAX))
+        .build()
+}
+
+pub fn router() -> Router<SharedState> {
+    let mut router = Router::new();
+    for prefix in ["composer", "r"] {
+        let mount = Mount(prefix);
+        let routes = Router::new()
+            .route(&format!("/{prefix}/{{repo}}/packages.json"), get(packages_json))
+            .route(&format!("/{prefix}/{{repo}}/p2/{{vendor}}/{{file}}"), get(p2))
+            .route(&format!("/{prefix}/{{repo}}/search.json"), get(search))
+            .route(&format!("/{prefix}/{{repo}}/list.json"), get(list))
+            .route(&format!("/{prefix}/{{repo}}/downloads"), post(notify_batch))
+            .route(
+                &format!("/{prefix}/{{repo}}/dists/{{vendor}}/{{name}}/{{file}}"),
+                get(dist),
+            )
+            .route(&format!("/{prefix}/{{repo}}/{{vendor}}/{{name}}"), post(upload))
+            .layer(Extension(mount));
+        router = router.merge(routes);
+    }
+    router
+}
+
+/// A Composer error: plain text, with a Basic challenge on 401.
+struct ComposerError(Error);
+
+impl From<Error> for ComposerError {
+    fn from(err: Error) -> Self {
+        ComposerError(err)
+    }
+}
+
+impl From<sea_orm::DbErr> for ComposerError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        ComposerError(err.into())
+    }
+}
+
+impl IntoResponse for ComposerError {
+    fn into_response(self) -> Response {
+        log_internal(&self.0);
+        let status = self.0.status();
+        let mut response = (
+            status,
+            [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{}\n", self.0),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Packistry\""),
+            );
+        }
+        response
+    }
+}
+
+type Answer = std::result::Result<Response, ComposerError>;
+
+/// The caller and the Composer repository they name, which they may at least download from.
+async fn open(
+    state: &SharedState,
+    auth: TokenAuth,
+    name: &str,
+) -> Result<(Access, repositories::Model)> {
+    let access = Access::load(&state.db, principal(auth)?).await?;
+    let repository = repository_service::find_by_name(&state.db, name)
+        .await?
+        .filter(|r| r.format() == Some(Format::Composer))
+        .ok_or_else(|| repository_not_found(name))?;
+    access.check(&repository, PackageScope::Repository, &[Permission::Download])?;
+    Ok((access, repository))
+}
+
+fn package_not_found(repository: &str, package: &str) -> Error {
+    Error::not_found(format!("no package {package} in repository {repository}"))
+}
+
+/// A package the caller may download, by name; the same 404 whether it does not exist or
+/// lies outside the caller's package limit.
+async fn readable_package(
+    state: &SharedState,
+    access: &Access,
+    repository: &repositories::Model,
+    name: &str,
+) -> Result<packages::Model> {
+    let not_found = || package_not_found(&repository.name, name);
+    if !is_valid_package_name(name) {
+        return Err(not_found());
+    }
+    let package = package_service::find(&state.db, repository.id, name)
+        .await?
+        .ok_or_else(not_found)?;
+    match access.check(
+        repository,
+        PackageScope::Package(Some(package.id)),
+        &[Permission::Download],
+    ) {
+        Err(Error::NotFound(_)) => Err(not_found()),
+        other => other.map(|()| package),
+    }
+}
+
+fn repository_url(state: &SharedState, mount: Mount, repository: &str) -> String {
+    format!("{}/{}/{}", state.base_url, mount.0, encode_segment(repository))
+}
+
+fn dist_url(state: &SharedState, mount: Mount, repository: &str, package: &str, version: &str) -> String {
+    let (vendor, name) = package.split_once('/').unwrap_or((package, ""));
+    format!(
+        "{}/dists/{}/{}/{}.zip",
+        repository_url(state, mount, repository),
+        encode_segment(vendor),
+        encode_segment(name),
+        encode_segment(version)
+    )
+}
+
+/// The p2 entries of some versions of a package, newest first.
+async fn entries(
+    state: &SharedState,
+    mount: Mount,
+    repository: &repositories::Model,
+    package: &packages::Model,
+    mut versions: Vec<package_versions::Model>,
+) -> Result<Vec<Map<String, Value>>> {
+    versions.sort_by(|a, b| version::compare_normalized(&a.version_normalized, &b.version_normalized));
+    let ids: Vec<Uuid> = versions.iter().map(|v| v.id).collect();
+    let files = package_service::files_of(&state.db, &ids).await?;
+    Ok(versions
+        .iter()
+        .map(|v| {
+            let dist = files
+                .iter()
+                .find(|(file, _)| file.version_id == v.id)
+                .map(|(_, blob)| Dist {
+                    url: dist_url(state, mount, &repository.name, &package.name, &v.version),
+                    sha1: blob.as_ref().and_then(|b| b.sha1.clone()).unwrap_or_default(),
+                });
+            version_entry(&package.name, v, dist)
+        })
+        .collect())
+}
+
+async fn packages_json(
+    State(state): State<SharedState>,
+    Extension(mount): Extension<Mount>,
+    Path(repo): Path<String>,
+    headers: HeaderMap,
+    auth: TokenAuth,
+) -> Answer {
+    let (access, repository) = open(&state, auth, &repo).await?;
+    let base = repository_url(&state, mount, &repository.name);
+    let mut document = json!({
+        "packages": [],
+        "metadata-url": format!("{base}/p2/%package%.json"),
+        "notify-batch": format!("{base}/downloads"),
+    });
+    let mut last_modified = repository.updated_at;
+    if access
+        .permissions(&repository, PackageScope::Repository)
+        .contains(Permission::List)
+    {
+        let listed = package_service::list_for(&state.db, &access, &repository).await?;
+        last_modified = listed
+            .iter()
+            .map(|p| p.updated_at)
+            .fold(last_modified, DateTime::max);
+        document["available-packages"] = listed.iter().map(|p| p.name.clone()).collect();
+        document["search"] = format!("{base}/search.json?q=%query%&type=%type%").into();
+        document["list"] = format!("{base}/list.json").into();
+    }
+    let body = Bytes::from(serde_json::to_vec(&document).map_err(Error::internal)?);
+    let etag = etag_of(&body);
+    Ok(conditional(&headers, JSON, body, &etag, last_modified))
+}
+
+async fn p2(
+    State(state): State<SharedState>,
+    Extension(mount): Extension<Mount>,
+    Path((repo, vendor, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    auth: TokenAuth,
+) -> Answer {
+    let (access, repository) = open(&state, auth, &repo).await?;
+    let (stem, dev) = match file.strip_suffix("~dev.json") {
+        Some(stem) => (stem, true),
+        None => match file.strip_suffix(".json") {
+            Some(stem) => (stem, false),
+            None => return Err(package_not_found(&repository.name, &format!("{vendor}/{file}")).into()),
+        },
+    };
+    let name = format!("{vendor}/{stem}");
+    let package = readable_package(&state, &access, &repository, &name).await?;
+    let key = (
+        package.id,
+        package.updated_at.timestamp_micros(),
+        dev,
+        mount.0,
+    );
+    let (body, etag) = match state.composer_cache.get(&key).await {
+        Some(hit) => hit,
+        None => {
+            let versions: Vec<_> = package_service::versions(&state.db, package.id)
+                .await?
+                .into_iter()
+                .filter(|v| version::is_dev(&v.version_normalized) == dev)
+                .collect();
+            let entries = entries(&state, mount, &repository, &package, versions).await?;
+            let document = json!({
+                "packages": { &package.name: minify(entries) },
+                "minified": "composer/2.0",
+            });
+            let body = Bytes::from(serde_json::to_vec(&document).map_err(Error::internal)?);
+            let etag = etag_of(&body);
+            state.composer_cache.insert(key, (body.clone(), etag.clone())).await;
+            (body, etag)
+        }
+    };
+    Ok(conditional(&headers, JSON, body, &etag, package.updated_at))
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default, rename = "type")]
+    package_type: String,
+}
+
+/// The type of a package's newest version, from its composer.json (`library` by default).
+async fn package_types(
+    state: &SharedState,
+    listed: &[packages::Model],
+) -> Result<std::collections::HashMap<Uuid, String>> {
+    let ids: Vec<Uuid> = listed.iter().map(|p| p.id).collect();
+    let mut versions = package_service::versions_of(&state.db, &ids).await?;
+    versions.sort_by(|a, b| version::compare_normalized(&a.version_normalized, &b.version_normalized));
+    let mut types = std::collections::HashMap::new();
+    for v in versions {
+        types.entry(v.package_id).or_insert_with(|| {
+            v.metadata
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("library")
+                .to_owned()
+        });
+    }
+    Ok(types)
+}
+
+async fn search(
+    State(state): State<SharedState>,
+    Path(repo): Path<String>,
+    Query(query): Query<SearchQuery>,
+    headers: HeaderMap,
+    auth: TokenAuth,
+) -> Answer {
+    let (access, repository) = open(&state, auth, &repo).await?;
+    let listed = package_service::list_for(&state.db, &access, &repository).await?;
+    let types = package_types(&state, &listed).await?;
+    let needle = query.q.trim().to_lowercase();
+    let matching: Vec<&packages::Model> = listed
+        .iter()
+        .filter(|p| {
+            needle.is_empty()
+                || needle
+                    .split_whitespace()
+                    .all(|word| p.name.contains(word) || p.description.to_lowercase().contains(word))
+        })
+        .filter(|p| {
+            query.package_type.is_empty()
+                || types.get(&p.id).map(String::as_str) == Some(query.package_type.as_str())
+        })
+        .collect();
+    let ids: Vec<Uuid> = matching.iter().map(|p| p.id).collect();
+    let versions = package_service::versions_of(&state.db, &ids).await?;
+    let totals = crate::services::downloads::totals(
+        &state.db,
+        &versions.iter().map(|v| v.id).collect::<Vec<_>>(),
+    )
+    .await?;
+    let results: Vec<Value> = matching
+        .iter()
+        .map(|p| {
+            let downloads: i64 = versions
+                .iter()
+                .filter(|v| v.package_id == p.id)
+                .map(|v| totals.get(&v.id).copied().unwrap_or(0))
+                .sum();
+            json!({
+                "name": p.name,
+                "description": p.description,
+                "url": format!("{}/repositories/{}/packages/{}", state.base_url, encode_segment(&repository.name), p.name),
+                "repository": "",
+                "downloads": downloads,
+                "favers": 0,
+            })
+        })
+        .collect();
+    let last_modified = listed.iter().map(|p| p.updated_at).fold(repository.updated_at, DateTime::max);
+    let body = Bytes::from(
+        serde_json::to_vec(&json!({ "results": results, "total": results.len() }))
+            .map_err(Error::internal)?,
+    );
+    let etag = etag_of(&body);
+    Ok(conditional(&headers, JSON, body, &etag, last_modified))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    filter: String,
+    #[serde(default, rename = "type")]
+    package_type: String,
+}
+
+/// `*` matches any run of characters; everything else literally, case-insensitively.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let pattern = pattern.to_lowercase();
+    let text = text.to_lowercase();
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let mut rest = text.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+async fn list(
+    State(state): State<SharedState>,
+    Path(repo): Path<String>,
+    Query(query): Query<ListQuery>,
+    headers: HeaderMap,
+    auth: TokenAuth,
+) -> Answer {
+    let (access, repository) = open(&state, auth, &repo).await?;
+    let listed = package_service::list_for(&state.db, &access, &repository).await?;
+    let types = if query.package_type.is_empty() {
+        Default::default()
+    } else {
+        package_types(&state, &listed).await?
+    };
+    let names: Vec<&str> = listed
+        .iter()
+        .filter(|p| query.filter.is_empty() || wildcard_match(&query.filter, &p.name))
+        .filter(|p| {
+            query.package_type.is_empty()
+                || types.get(&p.id).map(String::as_str) == Some(query.package_type.as_str())
+        })
+        .map(|p| p.name.as_str())
+        .collect();
+    let last_modified = listed.iter().map(|p| p.updated_at).fold(repository.updated_at, DateTime::max);
+    let body = Bytes::from(
+        serde_json::to_vec(&json!({ "packageNames": names })).map_err(Error::internal)?,
+    );
+    let etag = etag_of(&body);
+    Ok(conditional(&headers, JSON, body, &etag, last_modified))
+}
+
+#[derive(Deserialize)]
+struct Notification {
+    #[serde(default)]
+    downloads: Vec<NotifiedDownload>,
+}
+
+#[derive(Deserialize)]
+struct NotifiedDownload {
+    name: String,
+    version: String,
+}
+
+/// Composer's `notify-batch`: installs it reports, counted unless the same caller's dist
+/// download of that version was just counted.
+async fn notify_batch(
+    State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(repo): Path<String>,
+    auth: TokenAuth,
+    body: Bytes,
+) -> Answer {
+    let (access, repository) = open(&state, auth, &repo).await?;
+    let notification: Notification = serde_json::from_slice(&body)
+        .map_err(|err| Error::bad_input(format!("expected {{\"downloads\":[{{\"name\":…,\"version\":…}}]}}: {err}")))?;
+    let who = Downloader::new(&access.principal, Some(peer.ip().to_string()));
+    for reported in notification.downloads.iter().take(1000) {
+        let Ok(package) = readable_package(&state, &access, &repository, &reported.name).await else {
+            continue;
+        };
+        let versions = package_service::versions(&state.db, package.id).await?;
+        if let Some(found) = versions.iter().find(|v| {
+            v.version_normalized == reported.version || v.version == reported.version
+        }) {
+            state.downloads.notified(found.id, &who);
+        }
+    }
+    Ok((StatusCode::OK, [(CONTENT_TYPE, JSON)], r#"{"status":"success"}"#).into_response())
+}
+
+async fn dist(
+    State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path((repo, vendor, name, file)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+    auth: TokenAuth,
+) -> Answer {
+    let (access, repository) = open(&state, auth, &repo).await?;
+    let package_name = format!("{vendor}/{name}");
+    let package = readable_package(&state, &access, &repository, &package_name).await?;
+    let missing = || Error::not_found(format!("{package_name} has no version {file}"));
+    let wanted = file.strip_suffix(".zip").ok_or_else(missing)?;
+    let version = package_service::versions(&state.db, package.id)
+        .await?
+        .into_iter()
+        .find(|v| v.version == wanted)
+        .ok_or_else(missing)?;
+    let (file_row, blob) = package_service::files_of(&state.db, &[version.id])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(missing)?;
+    let etag = format!("\"{}\"", file_row.blob_digest);
+    let last_modified = version.updated_at;
+    if crate::protocols::not_modified(&headers, &etag, last_modified) {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(ETAG, etag), (LAST_MODIFIED, http_date(last_modified))],
+        )
+            .into_response());
+    }
+    let stream = state
+        .blobs
+        .read(&file_row.blob_digest)
+        .await
+        .map_err(Error::internal)?;
+    state
+        .downloads
+        .dist(version.id, &Downloader::new(&access.principal, Some(peer.ip().to_string())));
+    let size = blob.map(|b| b.size).unwrap_or(file_row.size);
+    let filename = format!(
+        "{}-{}.zip",
+        package_name.replace('/', "-"),
+        version.version.replace(['/', '"', '\\'], "-")
+    );
+    let mut response = Response::new(Body::from_stream(stream));
+    let h = response.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    h.insert(CONTENT_LENGTH, HeaderValue::from(size));
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        h.insert(ETAG, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&http_date(last_modified)) {
+        h.insert(LAST_MODIFIED, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        h.insert(CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// What an upload carried besides the archive.
+#[derive(Default)]
+struct UploadFields {
+    version: Option<String>,
+    overwrite: bool,
+}
+
+async fn upload(
+    State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(mount): Extension<Mount>,
+    Path((repo, vendor, name)): Path<(String, String, String)>,
+    auth: TokenAuth,
+    multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Answer {
+    let access = Access::load(&state.db, principal(auth)?).await?;
+    let repository = repository_service::find_by_name(&state.db, &repo)
+        .await?
+        .filter(|r| r.format() == Some(Format::Composer))
+        .ok_or_else(|| repository_not_found(&repo))?;
+    let package_name = format!("{vendor}/{name}");
+    let existing = package_service::find(&state.db, repository.id, &package_name).await?;
+    // Refuse before reading the body when the caller may not upload here at all.
+    access.check(
+        &repository,
+        PackageScope::Package(existing.as_ref().map(|p| p.id)),
+        &[Permission::Upload],
+    )?;
+    if !is_valid_package_name(&package_name) {
+        return Err(Error::bad_input(format!(
+            "\"{package_name}\" is not a valid package name: use lowercase vendor/name"
+        ))
+        .into());
+    }
+    let mut multipart = multipart.map_err(|err| {
+        Error::bad_input(format!("send the package as multipart/form-data with a field \"file\": {err}"))
+    })?;
+    let published = receive(&state, &access, &repository, &package_name, &mut multipart, peer).await?;
+    let (package, version) = published;
+    let entry = entries(&state, mount, &repository, &package, vec![version]).await?;
+    let body = serde_json::to_vec(&json!({ "packages": { &package.name: entry } }))
+        .map_err(Error::internal)?;
+    Ok((StatusCode::CREATED, [(CONTENT_TYPE, JSON)], body).into_response())
+}
+
+fn multipart_error(err: axum::extract::multipart::MultipartError) -> Error {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Error::PayloadTooLarge(format!("the upload is too large: {}", err.body_text()))
+    } else {
+        Error::bad_input(format!("malformed multipart body: {}", err.body_text()))
+    }
+}
+
+async fn receive(
+    state: &SharedState,
+    access: &Access,
+    repository: &repositories::Model,
+    package_name: &str,
+    multipart: &mut Multipart,
+    peer: SocketAddr,
+) -> Result<(packages::Model, package_versions::Model)> {
+    let mut fields = UploadFields::default();
+    let mut staged = None;
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        match field.name().unwrap_or("") {
+            "file" => {
+                let mut staging = state
+                    .blobs
+                    .stage(state.config.max_body_size)
+                    .await
+                    .map_err(Error::internal)?;
+                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    staging.write(&chunk).await.map_err(|err| match err {
+                        StageError::TooLarge(limit) => Error::PayloadTooLarge(format!(
+                            "the upload is larger than the limit of {limit} bytes"
+                        )),
+                        StageError::Io(err) => Error::internal(err),
+                    })?;
+                }
+                staged = Some(staging.finish().await.map_err(Error::internal)?);
+            }
+            "version" => {
+                let text = field.text().await.map_err(multipart_error)?;
+                let text = text.trim();
+                if !text.is_empty() {
+                    fields.version = Some(text.to_owned());
+                }
+            }
+            "overwrite" => {
+                let text = field.text().await.map_err(multipart_error)?;
+                fields.overwrite = matches!(text.trim(), "1" | "true" | "yes" | "on");
+            }
+            _ => {}
+        }
+    }
+    let staged = staged.ok_or_else(|| {
+        Error::bad_input("no package archive: send the zip in the multipart field \"file\"")
+    })?;
+    let path = staged.path().to_owned();
+    let contents = tokio::task::spawn_blocking(move || {
+        archive::inspect(&path, archive::Limits::default())
+    })
+    .await
+    .map_err(Error::internal)?
+    .map_err(|err| Error::bad_input(err.to_string()))?;
+    let new = prepare(
+        package_name,
+        contents,
+        fields.version,
+        &staged,
+        fields.overwrite,
+    )?;
+    let actor = Actor::from_principal(&access.principal, Some(peer.ip().to_string()));
+    package_service::publish(&state.db, &state.blobs, &actor, access, repository, new).await
+}
+
+/// Check an inspected archive against the URL and turn it into a version to publish.
+pub fn prepare<'a>(
+    package_name: &'a str,
+    contents: archive::Contents,
+    version: Option<String>,
+    staged: &'a crate::storage::Staged,
+    overwrite: bool,
+) -> Result<NewVersion<'a>> {
+    let mut composer_json = contents.composer_json;
+    match composer_json.get("name").and_then(Value::as_str) {
+        None => {
+            return Err(Error::bad_input(
+                "composer.json has no \"name\"; it must be the package name of the URL",
+            ))
+        }
+        Some(name) if name != package_name => {
+            return Err(Error::bad_input(format!(
+                "composer.json names the package \"{name}\" but it is uploaded as \"{package_name}\""
+            )))
+        }
+        Some(_) => {}
+    }
+    let version = match version {
+        Some(version) => version,
+        None => composer_json
+            .get("version")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Error::bad_input(
+                    "no version: send the field \"version\" or set \"version\" in composer.json",
+                )
+            })?,
+    };
+    let version = version.trim().to_owned();
+    let normalized =
+        version::normalize(&version).map_err(|err| Error::bad_input(err.to_string()))?;
+    if version.len() > 200 || (version.contains(['/', '\\']) && !version.starts_with("dev-")) {
+        return Err(Error::bad_input(format!("invalid version \"{version}\"")));
+    }
+    composer_json.insert("version".into(), version.clone().into());
+    let description = composer_json
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .chars()
+        .take(1000)
+        .collect();
+    Ok(NewVersion {
+        package_name,
+        description,
+        version,
+        version_normalized: normalized,
+        metadata: Value::Object(composer_json),
+        readme: contents.readme,
+        file_name: "dist.zip".into(),
+        media_type: "application/zip",
+        file: staged,
+        overwrite,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_match;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("acme/*", "acme/pkg"));
+        assert!(wildcard_match("*pkg*", "acme/my-pkg-x"));
+        assert!(wildcard_match("ACME/PKG", "acme/pkg"));
+        assert!(!wildcard_match("acme/*", "other/pkg"));
+        assert!(!wildcard_match("a*z", "abc"));
+    }
+}

@@ -1,0 +1,107 @@
+//! Package-manager protocols, each on its own routes and in its own wire format.
+
+pub mod composer;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::header::{
+    CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    LAST_MODIFIED,
+};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use sha2::{Digest, Sha256};
+
+use crate::auth::Principal;
+use crate::error::{Error, Result};
+use crate::http::TokenAuth;
+
+/// The caller of a protocol route: anonymous without credentials, or the token's principal;
+/// credentials that are present but not good are refused.
+pub fn principal(auth: TokenAuth) -> Result<Principal> {
+    match auth.0 {
+        None => Ok(Principal::Anonymous),
+        Some(result) => result,
+    }
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(time: DateTime<Utc>) -> String {
+    time.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// A strong validator for a body.
+pub fn etag_of(body: &[u8]) -> String {
+    format!("\"{}\"", &hex::encode(Sha256::digest(body))[..32])
+}
+
+/// Whether the client's cached copy (named by `If-None-Match`, or else dated by
+/// `If-Modified-Since`) is still current.
+pub fn not_modified(headers: &HeaderMap, etag: &str, last_modified: DateTime<Utc>) -> bool {
+    if let Some(value) = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        return value
+            .split(',')
+            .map(|tag| tag.trim().trim_start_matches("W/"))
+            .any(|tag| tag == "*" || tag == etag);
+    }
+    headers
+        .get(IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+        .is_some_and(|since| last_modified.timestamp() <= since.timestamp())
+}
+
+/// A metadata document with `ETag` and `Last-Modified`, or `304 Not Modified`.
+pub fn conditional(
+    headers: &HeaderMap,
+    content_type: &'static str,
+    body: Bytes,
+    etag: &str,
+    last_modified: DateTime<Utc>,
+) -> Response {
+    let mut response = if not_modified(headers, etag, last_modified) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let length = body.len();
+        let mut response = Response::new(Body::from(body));
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(content_type),
+        );
+        response
+            .headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(length));
+        response
+    };
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        headers.insert(ETAG, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&http_date(last_modified)) {
+        headers.insert(LAST_MODIFIED, value);
+    }
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    response
+}
+
+/// Percent-encode one URL path segment.
+pub fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// Log an internal error once, where it becomes a response.
+pub fn log_internal(error: &Error) {
+    if let Error::Internal(source) = error {
+        tracing::error!(error = ?source, "internal error");
+    }
+}

@@ -1,0 +1,350 @@
+//! Packages, their versions and files, whatever the format: publishing a version (its blob
+//! committed first, then the rows in one transaction), deleting, listing.
+
+use chrono::Utc;
+use packistry_shared::permissions::Permission;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::db::entities::{blobs, package_versions, packages, repositories, version_files};
+use crate::error::{Error, Result};
+use crate::services::access::{Access, PackageScope};
+use crate::services::audit::{self, Actor, Target};
+use crate::storage::{BlobStore, Staged};
+
+/// SQLite has one writer: transactions that read before they write fail with "database is
+/// locked" when two of them race, so the writers of this process take turns.
+static SQLITE_WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub async fn write_turn(db: &DatabaseConnection) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        Some(SQLITE_WRITES.lock().await)
+    } else {
+        None
+    }
+}
+
+pub async fn find(
+    db: &impl ConnectionTrait,
+    repository_id: Uuid,
+    name: &str,
+) -> Result<Option<packages::Model>> {
+    Ok(packages::Entity::find()
+        .filter(packages::Column::RepositoryId.eq(repository_id))
+        .filter(packages::Column::Name.eq(name))
+        .one(db)
+        .await?)
+}
+
+pub async fn list(db: &impl ConnectionTrait, repository_id: Uuid) -> Result<Vec<packages::Model>> {
+    Ok(packages::Entity::find()
+        .filter(packages::Column::RepositoryId.eq(repository_id))
+        .order_by_asc(packages::Column::Name)
+        .all(db)
+        .await?)
+}
+
+/// The packages of a repository the caller may list: all of them, or those of a
+/// package-limited token.
+pub async fn list_for(
+    db: &impl ConnectionTrait,
+    access: &Access,
+    repository: &repositories::Model,
+) -> Result<Vec<packages::Model>> {
+    access.check(repository, PackageScope::Repository, &[Permission::List])?;
+    Ok(list(db, repository.id)
+        .await?
+        .into_iter()
+        .filter(|p| {
+            access
+                .permissions(repository, PackageScope::Package(Some(p.id)))
+                .contains(Permission::List)
+        })
+        .collect())
+}
+
+pub async fn versions(
+    db: &impl ConnectionTrait,
+    package_id: Uuid,
+) -> Result<Vec<package_versions::Model>> {
+    Ok(package_versions::Entity::find()
+        .filter(package_versions::Column::PackageId.eq(package_id))
+        .all(db)
+        .await?)
+}
+
+pub async fn versions_of(
+    db: &impl ConnectionTrait,
+    package_ids: &[Uuid],
+) -> Result<Vec<package_versions::Model>> {
+    Ok(package_versions::Entity::find()
+        .filter(package_versions::Column::PackageId.is_in(package_ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
+pub async fn files_of(
+    db: &impl ConnectionTrait,
+    version_ids: &[Uuid],
+) -> Result<Vec<(version_files::Model, Option<blobs::Model>)>> {
+    Ok(version_files::Entity::find()
+        .filter(version_files::Column::VersionId.is_in(version_ids.iter().copied()))
+        .find_also_related(blobs::Entity)
+        .all(db)
+        .await?)
+}
+
+/// A version about to be published, with its one file already staged and verified.
+pub struct NewVersion<'a> {
+    pub package_name: &'a str,
+    pub description: String,
+    pub version: String,
+    pub version_normalized: String,
+    pub metadata: serde_json::Value,
+    pub readme: Option<String>,
+    pub file_name: String,
+    pub media_type: &'static str,
+    pub file: &'a Staged,
+    /// Replace an existing version of the same name (administrators only).
+    pub overwrite: bool,
+}
+
+/// Publish a version: the blob is committed under its digest first (so no row ever points
+/// to a missing blob), then package, version and file rows are written in one transaction.
+/// The same version again is a conflict unless `overwrite` is set by an administrator.
+pub async fn publish(
+    db: &DatabaseConnection,
+    blob_store: &BlobStore,
+    actor: &Actor,
+    access: &Access,
+    repository: &repositories::Model,
+    new: NewVersion<'_>,
+) -> Result<(packages::Model, package_versions::Model)> {
+    let existing = find(db, repository.id, new.package_name).await?;
+    access.check(
+        repository,
+        PackageScope::Package(existing.as_ref().map(|p| p.id)),
+        &[Permission::Upload],
+    )?;
+    if new.overwrite {
+        access.check(
+            repository,
+            PackageScope::Package(existing.as_ref().map(|p| p.id)),
+            &[Permission::Administer],
+        )?;
+    }
+    blob_store.commit(new.file).await.map_err(Error::internal)?;
+
+    let _turn = write_turn(db).await;
+    let now = Utc::now();
+    let repository_id = repository.id;
+    let txn = db.begin().await?;
+    let written = async {
+        blobs::Entity::insert(blobs::ActiveModel {
+            digest: Set(new.file.sha256.clone()),
+            size: Set(new.file.size as i64),
+            sha1: Set(Some(new.file.sha1.clone())),
+            created_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(blobs::Column::Digest)
+                .do_nothing()
+                .to_owned(),
+        )
+        .do_nothing()
+        .exec(&txn)
+        .await?;
+
+        packages::Entity::insert(packages::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            repository_id: Set(repository_id),
+            name: Set(new.package_name.to_owned()),
+            description: Set(new.description.clone()),
+            source_id: Set(None),
+            source_project: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::columns([packages::Column::RepositoryId, packages::Column::Name])
+                .do_nothing()
+                .to_owned(),
+        )
+        .do_nothing()
+        .exec(&txn)
+        .await?;
+        let package = find(&txn, repository_id, new.package_name)
+            .await?
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("package row vanished")))?;
+
+        let previous = package_versions::Entity::find()
+            .filter(package_versions::Column::PackageId.eq(package.id))
+            .filter(package_versions::Column::Version.eq(new.version.as_str()))
+            .one(&txn)
+            .await?;
+        let replaced = previous.is_some();
+        if let Some(previous) = previous {
+            if !new.overwrite {
+                return Err(Error::conflict(format!(
+                    "{} {} already exists; versions are immutable \
+                     (an administrator may overwrite it)",
+                    new.package_name, new.version
+                )));
+            }
+            package_versions::Entity::delete_by_id(previous.id)
+                .exec(&txn)
+                .await?;
+        }
+        let version = package_versions::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            package_id: Set(package.id),
+            version: Set(new.version.clone()),
+            version_normalized: Set(new.version_normalized.clone()),
+            metadata: Set(new.metadata.clone()),
+            readme: Set(new.readme.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await
+        .map_err(|err| {
+            if crate::error::is_unique_violation(&err) {
+                Error::conflict(format!(
+                    "{} {} already exists; versions are immutable",
+                    new.package_name, new.version
+                ))
+            } else {
+                err.into()
+            }
+        })?;
+        version_files::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            version_id: Set(version.id),
+            name: Set(new.file_name.clone()),
+            blob_digest: Set(new.file.sha256.clone()),
+            size: Set(new.file.size as i64),
+            media_type: Set(new.media_type.to_owned()),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        let mut touched: packages::ActiveModel = package.into();
+        touched.updated_at = Set(now);
+        if !new.description.is_empty() {
+            touched.description = Set(new.description.clone());
+        }
+        let package = touched.update(&txn).await?;
+        Ok::<_, Error>((package, version, replaced))
+    }
+    .await;
+    let (package, version, replaced) = match written {
+        Ok(written) => {
+            txn.commit().await?;
+            written
+        }
+        Err(err) => {
+            txn.rollback().await.ok();
+            return Err(err);
+        }
+    };
+    audit::record(
+        db,
+        actor,
+        if replaced {
+            "version.overwrite"
+        } else {
+            "version.publish"
+        },
+        Target {
+            kind: "package",
+            id: Some(package.id.to_string()),
+            name: &package.name,
+        },
+        serde_json::json!({
+            "repository": repository.name,
+            "version": version.version,
+            "sha256": new.file.sha256,
+            "size": new.file.size,
+        }),
+    )
+    .await?;
+    Ok((package, version))
+}
+
+/// Delete one version (administrators); the package's metadata changes at once.
+pub async fn delete_version(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    access: &Access,
+    repository: &repositories::Model,
+    package: &packages::Model,
+    version: &str,
+) -> Result<()> {
+    access.check(
+        repository,
+        PackageScope::Package(Some(package.id)),
+        &[Permission::Administer],
+    )?;
+    let _turn = write_turn(db).await;
+    let txn = db.begin().await?;
+    let deleted = package_versions::Entity::delete_many()
+        .filter(package_versions::Column::PackageId.eq(package.id))
+        .filter(package_versions::Column::Version.eq(version))
+        .exec(&txn)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(Error::not_found(format!(
+            "{} has no version {version}",
+            package.name
+        )));
+    }
+    let mut touched: packages::ActiveModel = package.clone().into();
+    touched.updated_at = Set(Utc::now());
+    touched.update(&txn).await?;
+    txn.commit().await?;
+    audit::record(
+        db,
+        actor,
+        "version.delete",
+        Target {
+            kind: "package",
+            id: Some(package.id.to_string()),
+            name: &package.name,
+        },
+        serde_json::json!({ "repository": repository.name, "version": version }),
+    )
+    .await
+}
+
+/// Delete a package with all its versions (administrators).
+pub async fn delete_package(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    access: &Access,
+    repository: &repositories::Model,
+    package: &packages::Model,
+) -> Result<()> {
+    access.check(
+        repository,
+        PackageScope::Package(Some(package.id)),
+        &[Permission::Administer],
+    )?;
+    let _turn = write_turn(db).await;
+    packages::Entity::delete_by_id(package.id).exec(db).await?;
+    audit::record(
+        db,
+        actor,
+        "package.delete",
+        Target {
+            kind: "package",
+            id: Some(package.id.to_string()),
+            name: &package.name,
+        },
+        serde_json::json!({ "repository": repository.name }),
+    )
+    .await
+}
