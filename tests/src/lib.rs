@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 pub mod browser;
+pub mod composer;
 
 /// The `packistry` binary under test: `PACKISTRY_BIN`, or the workspace's debug build.
 pub fn binary() -> PathBuf {
@@ -171,6 +172,17 @@ impl TestEnv {
             "user create failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// A CLI command that must succeed; its standard output, trimmed.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args, None);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     pub fn start(&self) -> TestServer {

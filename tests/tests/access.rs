@@ -23,13 +23,7 @@ async fn with_auth(
 }
 
 fn cli_ok(env: &TestEnv, args: &[&str]) -> String {
-    let out = env.cli(args, None);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    env.cli_ok(args)
 }
 
 const REPOSITORIES: &str = "{ repositories { name permissions myRole } }";

@@ -65,10 +65,9 @@ pub fn conditional(
     } else {
         let length = body.len();
         let mut response = Response::new(Body::from(body));
-        response.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static(content_type),
-        );
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         response
             .headers_mut()
             .insert(CONTENT_LENGTH, HeaderValue::from(length));

@@ -8,9 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, Set, Statement,
-};
+use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, Set, Statement};
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -107,7 +105,10 @@ impl DownloadRecorder {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
         for chunk in rows.chunks(BATCH) {
-            if let Err(err) = downloads::Entity::insert_many(chunk.to_vec()).exec(db).await {
+            if let Err(err) = downloads::Entity::insert_many(chunk.to_vec())
+                .exec(db)
+                .await
+            {
                 // One bad row (a version deleted meanwhile) must not lose the others.
                 tracing::warn!(error = %err, "writing downloads in a batch failed; retrying one by one");
                 for row in chunk {
@@ -152,7 +153,9 @@ pub async fn per_day(
     let (day_expr, placeholders): (&str, Vec<String>) = match backend {
         DatabaseBackend::Postgres => (
             "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-            (2..version_ids.len() + 2).map(|i| format!("${i}")).collect(),
+            (2..version_ids.len() + 2)
+                .map(|i| format!("${i}"))
+                .collect(),
         ),
         _ => (
             "substr(created_at, 1, 10)",

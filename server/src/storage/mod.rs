@@ -150,7 +150,8 @@ impl BlobStore {
                     Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
                     Err(_) => {
                         // Another filesystem: copy beside the target, then rename.
-                        let partial = target.with_extension(format!("part-{}", uuid::Uuid::new_v4()));
+                        let partial =
+                            target.with_extension(format!("part-{}", uuid::Uuid::new_v4()));
                         tokio::fs::copy(staged.path(), &partial).await?;
                         tokio::fs::rename(&partial, &target).await?;
                         Ok(())
@@ -203,7 +204,11 @@ impl BlobStore {
 
     /// Remove a blob nobody references any more.
     pub async fn delete(&self, sha256_hex: &str) -> anyhow::Result<()> {
-        match self.store.delete(&ObjectPath::from(blob_path(sha256_hex))).await {
+        match self
+            .store
+            .delete(&ObjectPath::from(blob_path(sha256_hex)))
+            .await
+        {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(err) => Err(err.into()),
         }

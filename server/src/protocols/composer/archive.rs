@@ -177,8 +177,11 @@ fn package_root(names: &[(String, bool)]) -> Option<String> {
         .iter()
         .all(|(n, _)| n.split('/').next() == Some(first.as_str()) && n.contains('/'));
     let root = format!("{first}/");
-    (single_folder && names.iter().any(|(n, _)| *n == format!("{root}composer.json")))
-        .then_some(root)
+    (single_folder
+        && names
+            .iter()
+            .any(|(n, _)| *n == format!("{root}composer.json")))
+    .then_some(root)
 }
 
 fn read_entry<R: Read + Seek>(
@@ -271,7 +274,13 @@ mod tests {
             inspect_bytes(zip_of(&[("composer.json", b"[1]")])).unwrap_err(),
             ArchiveError::NotAnObject
         );
-        for name in ["../evil.php", "a/../../evil", "/etc/passwd", "a\\..\\b", "C:/x"] {
+        for name in [
+            "../evil.php",
+            "a/../../evil",
+            "/etc/passwd",
+            "a\\..\\b",
+            "C:/x",
+        ] {
             assert!(
                 matches!(
                     inspect_bytes(zip_of(&[("composer.json", b"{}"), (name, b"x")])),

@@ -133,7 +133,9 @@ mod tests {
         let versions = vec![
             map(json!({"name":"a/b","version":"2.0.0","require":{"php":">=8.1"},"bin":["x"]})),
             map(json!({"name":"a/b","version":"1.1.0","require":{"php":">=8.1"}})),
-            map(json!({"name":"a/b","version":"1.0.0","require":{"php":">=7.4"},"suggest":{"c/d":"e"}})),
+            map(
+                json!({"name":"a/b","version":"1.0.0","require":{"php":">=7.4"},"suggest":{"c/d":"e"}}),
+            ),
         ];
         let minified = minify(versions.clone());
         assert_eq!(minified[1], json!({"version":"1.1.0","bin":"__unset"}));
@@ -146,10 +148,24 @@ mod tests {
 
     #[test]
     fn package_names() {
-        for good in ["acme/pkg", "acme-corp/my_pkg", "a1/b.c", "psr/http-message", "x/a--b"] {
+        for good in [
+            "acme/pkg",
+            "acme-corp/my_pkg",
+            "a1/b.c",
+            "psr/http-message",
+            "x/a--b",
+        ] {
             assert!(is_valid_package_name(good), "{good}");
         }
-        for bad in ["Acme/Pkg", "acme", "acme/", "/pkg", "acme/pkg/x", "acme/../x", "acme/-x"] {
+        for bad in [
+            "Acme/Pkg",
+            "acme",
+            "acme/",
+            "/pkg",
+            "acme/pkg/x",
+            "acme/../x",
+            "acme/-x",
+        ] {
             assert!(!is_valid_package_name(bad), "{bad}");
         }
     }

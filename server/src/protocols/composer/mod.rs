@@ -16,7 +16,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use bytes::Bytes;
 use chrono::DateTime;
-use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED, WWW_AUTHENTICATE};
+use http::header::{
+    CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED, WWW_AUTHENTICATE,
+};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use packistry_shared::permissions::Permission;
 use packistry_shared::Format;
@@ -60,8 +62,14 @@ pub fn router() -> Router<SharedState> {
     for prefix in ["composer", "r"] {
         let mount = Mount(prefix);
         let routes = Router::new()
-            .route(&format!("/{prefix}/{{repo}}/packages.json"), get(packages_json))
-            .route(&format!("/{prefix}/{{repo}}/p2/{{vendor}}/{{file}}"), get(p2))
+            .route(
+                &format!("/{prefix}/{{repo}}/packages.json"),
+                get(packages_json),
+            )
+            .route(
+                &format!("/{prefix}/{{repo}}/p2/{{vendor}}/{{file}}"),
+                get(p2),
+            )
             .route(&format!("/{prefix}/{{repo}}/search.json"), get(search))
             .route(&format!("/{prefix}/{{repo}}/list.json"), get(list))
             .route(&format!("/{prefix}/{{repo}}/downloads"), post(notify_batch))
@@ -69,7 +77,10 @@ pub fn router() -> Router<SharedState> {
                 &format!("/{prefix}/{{repo}}/dists/{{vendor}}/{{name}}/{{file}}"),
                 get(dist),
             )
-            .route(&format!("/{prefix}/{{repo}}/{{vendor}}/{{name}}"), post(upload))
+            .route(
+                &format!("/{prefix}/{{repo}}/{{vendor}}/{{name}}"),
+                post(upload),
+            )
             .layer(Extension(mount));
         router = router.merge(routes);
     }
@@ -124,7 +135,11 @@ async fn open(
         .await?
         .filter(|r| r.format() == Some(Format::Composer))
         .ok_or_else(|| repository_not_found(name))?;
-    access.check(&repository, PackageScope::Repository, &[Permission::Download])?;
+    access.check(
+        &repository,
+        PackageScope::Repository,
+        &[Permission::Download],
+    )?;
     Ok((access, repository))
 }
 
@@ -158,10 +173,21 @@ async fn readable_package(
 }
 
 fn repository_url(state: &SharedState, mount: Mount, repository: &str) -> String {
-    format!("{}/{}/{}", state.base_url, mount.0, encode_segment(repository))
+    format!(
+        "{}/{}/{}",
+        state.base_url,
+        mount.0,
+        encode_segment(repository)
+    )
 }
 
-fn dist_url(state: &SharedState, mount: Mount, repository: &str, package: &str, version: &str) -> String {
+fn dist_url(
+    state: &SharedState,
+    mount: Mount,
+    repository: &str,
+    package: &str,
+    version: &str,
+) -> String {
     let (vendor, name) = package.split_once('/').unwrap_or((package, ""));
     format!(
         "{}/dists/{}/{}/{}.zip",
@@ -180,7 +206,8 @@ async fn entries(
     package: &packages::Model,
     mut versions: Vec<package_versions::Model>,
 ) -> Result<Vec<Map<String, Value>>> {
-    versions.sort_by(|a, b| version::compare_normalized(&a.version_normalized, &b.version_normalized));
+    versions
+        .sort_by(|a, b| version::compare_normalized(&a.version_normalized, &b.version_normalized));
     let ids: Vec<Uuid> = versions.iter().map(|v| v.id).collect();
     let files = package_service::files_of(&state.db, &ids).await?;
     Ok(versions
@@ -191,7 +218,10 @@ async fn entries(
                 .find(|(file, _)| file.version_id == v.id)
                 .map(|(_, blob)| Dist {
                     url: dist_url(state, mount, &repository.name, &package.name, &v.version),
-                    sha1: blob.as_ref().and_then(|b| b.sha1.clone()).unwrap_or_default(),
+                    sha1: blob
+                        .as_ref()
+                        .and_then(|b| b.sha1.clone())
+                        .unwrap_or_default(),
                 });
             version_entry(&package.name, v, dist)
         })
@@ -243,7 +273,9 @@ async fn p2(
         Some(stem) => (stem, true),
         None => match file.strip_suffix(".json") {
             Some(stem) => (stem, false),
-            None => return Err(package_not_found(&repository.name, &format!("{vendor}/{file}")).into()),
+            None => {
+                return Err(package_not_found(&repository.name, &format!("{vendor}/{file}")).into())
+            }
         },
     };
     let name = format!("{vendor}/{stem}");
@@ -269,7 +301,10 @@ async fn p2(
             });
             let body = Bytes::from(serde_json::to_vec(&document).map_err(Error::internal)?);
             let etag = etag_of(&body);
-            state.composer_cache.insert(key, (body.clone(), etag.clone())).await;
+            state
+                .composer_cache
+                .insert(key, (body.clone(), etag.clone()))
+                .await;
             (body, etag)
         }
     };
@@ -291,7 +326,8 @@ async fn package_types(
 ) -> Result<std::collections::HashMap<Uuid, String>> {
     let ids: Vec<Uuid> = listed.iter().map(|p| p.id).collect();
     let mut versions = package_service::versions_of(&state.db, &ids).await?;
-    versions.sort_by(|a, b| version::compare_normalized(&a.version_normalized, &b.version_normalized));
+    versions
+        .sort_by(|a, b| version::compare_normalized(&a.version_normalized, &b.version_normalized));
     let mut types = std::collections::HashMap::new();
     for v in versions {
         types.entry(v.package_id).or_insert_with(|| {
@@ -320,9 +356,9 @@ async fn search(
         .iter()
         .filter(|p| {
             needle.is_empty()
-                || needle
-                    .split_whitespace()
-                    .all(|word| p.name.contains(word) || p.description.to_lowercase().contains(word))
+                || needle.split_whitespace().all(|word| {
+                    p.name.contains(word) || p.description.to_lowercase().contains(word)
+                })
         })
         .filter(|p| {
             query.package_type.is_empty()
@@ -354,7 +390,10 @@ async fn search(
             })
         })
         .collect();
-    let last_modified = listed.iter().map(|p| p.updated_at).fold(repository.updated_at, DateTime::max);
+    let last_modified = listed
+        .iter()
+        .map(|p| p.updated_at)
+        .fold(repository.updated_at, DateTime::max);
     let body = Bytes::from(
         serde_json::to_vec(&json!({ "results": results, "total": results.len() }))
             .map_err(Error::internal)?,
@@ -421,7 +460,10 @@ async fn list(
         })
         .map(|p| p.name.as_str())
         .collect();
-    let last_modified = listed.iter().map(|p| p.updated_at).fold(repository.updated_at, DateTime::max);
+    let last_modified = listed
+        .iter()
+        .map(|p| p.updated_at)
+        .fold(repository.updated_at, DateTime::max);
     let body = Bytes::from(
         serde_json::to_vec(&json!({ "packageNames": names })).map_err(Error::internal)?,
     );
@@ -451,21 +493,31 @@ async fn notify_batch(
     body: Bytes,
 ) -> Answer {
     let (access, repository) = open(&state, auth, &repo).await?;
-    let notification: Notification = serde_json::from_slice(&body)
-        .map_err(|err| Error::bad_input(format!("expected {{\"downloads\":[{{\"name\":…,\"version\":…}}]}}: {err}")))?;
+    let notification: Notification = serde_json::from_slice(&body).map_err(|err| {
+        Error::bad_input(format!(
+            "expected {{\"downloads\":[{{\"name\":…,\"version\":…}}]}}: {err}"
+        ))
+    })?;
     let who = Downloader::new(&access.principal, Some(peer.ip().to_string()));
     for reported in notification.downloads.iter().take(1000) {
-        let Ok(package) = readable_package(&state, &access, &repository, &reported.name).await else {
+        let Ok(package) = readable_package(&state, &access, &repository, &reported.name).await
+        else {
             continue;
         };
         let versions = package_service::versions(&state.db, package.id).await?;
-        if let Some(found) = versions.iter().find(|v| {
-            v.version_normalized == reported.version || v.version == reported.version
-        }) {
+        if let Some(found) = versions
+            .iter()
+            .find(|v| v.version_normalized == reported.version || v.version == reported.version)
+        {
             state.downloads.notified(found.id, &who);
         }
     }
-    Ok((StatusCode::OK, [(CONTENT_TYPE, JSON)], r#"{"status":"success"}"#).into_response())
+    Ok((
+        StatusCode::OK,
+        [(CONTENT_TYPE, JSON)],
+        r#"{"status":"success"}"#,
+    )
+        .into_response())
 }
 
 async fn dist(
@@ -504,9 +556,10 @@ async fn dist(
         .read(&file_row.blob_digest)
         .await
         .map_err(Error::internal)?;
-    state
-        .downloads
-        .dist(version.id, &Downloader::new(&access.principal, Some(peer.ip().to_string())));
+    state.downloads.dist(
+        version.id,
+        &Downloader::new(&access.principal, Some(peer.ip().to_string())),
+    );
     let size = blob.map(|b| b.size).unwrap_or(file_row.size);
     let filename = format!(
         "{}-{}.zip",
@@ -564,9 +617,19 @@ async fn upload(
         .into());
     }
     let mut multipart = multipart.map_err(|err| {
-        Error::bad_input(format!("send the package as multipart/form-data with a field \"file\": {err}"))
+        Error::bad_input(format!(
+            "send the package as multipart/form-data with a field \"file\": {err}"
+        ))
     })?;
-    let published = receive(&state, &access, &repository, &package_name, &mut multipart, peer).await?;
+    let published = receive(
+        &state,
+        &access,
+        &repository,
+        &package_name,
+        &mut multipart,
+        peer,
+    )
+    .await?;
     let (package, version) = published;
     let entry = entries(&state, mount, &repository, &package, vec![version]).await?;
     let body = serde_json::to_vec(&json!({ "packages": { &package.name: entry } }))
@@ -628,12 +691,11 @@ async fn receive(
         Error::bad_input("no package archive: send the zip in the multipart field \"file\"")
     })?;
     let path = staged.path().to_owned();
-    let contents = tokio::task::spawn_blocking(move || {
-        archive::inspect(&path, archive::Limits::default())
-    })
-    .await
-    .map_err(Error::internal)?
-    .map_err(|err| Error::bad_input(err.to_string()))?;
+    let contents =
+        tokio::task::spawn_blocking(move || archive::inspect(&path, archive::Limits::default()))
+            .await
+            .map_err(Error::internal)?
+            .map_err(|err| Error::bad_input(err.to_string()))?;
     let new = prepare(
         package_name,
         contents,
@@ -660,11 +722,9 @@ pub fn prepare<'a>(
                 "composer.json has no \"name\"; it must be the package name of the URL",
             ))
         }
-        Some(name) if name != package_name => {
-            return Err(Error::bad_input(format!(
-                "composer.json names the package \"{name}\" but it is uploaded as \"{package_name}\""
-            )))
-        }
+        Some(name) if name != package_name => return Err(Error::bad_input(format!(
+            "composer.json names the package \"{name}\" but it is uploaded as \"{package_name}\""
+        ))),
         Some(_) => {}
     }
     let version = match version {

@@ -35,9 +35,8 @@ static NUMERIC_BRANCH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^v?(\d+)(\.(?:\d+|[x*]))?(\.(?:\d+|[x*]))?(\.(?:\d+|[x*]))?$")
         .expect("branch pattern")
 });
-static STABILITY_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"(?i){MODIFIER}(?:\+.*)?$")).expect("stability pattern")
-});
+static STABILITY_SUFFIX: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"(?i){MODIFIER}(?:\+.*)?$")).expect("stability pattern"));
 
 /// Why a version string is not one Composer accepts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -286,7 +285,10 @@ mod tests {
             ("dev-feature/foo", "dev-feature/foo"),
             ("dev-feature+issue-1", "dev-feature+issue-1"),
             ("dev-master as 1.0.0", "dev-master"),
-            ("dev-load-varnish-only-when-used as ^2.0", "dev-load-varnish-only-when-used"),
+            (
+                "dev-load-varnish-only-when-used as ^2.0",
+                "dev-load-varnish-only-when-used",
+            ),
             ("1.0.0+foo", "1.0.0.0"),
             ("1.0.0-alpha.3.1+foo", "1.0.0.0-alpha3.1"),
             ("1.0.0+foo as 2.0", "1.0.0.0"),
@@ -301,13 +303,25 @@ mod tests {
             ("99999", "99999.0.0.0"),
         ];
         for (input, expected) in cases {
-            assert_eq!(normalize(input).as_deref(), Ok(expected), "normalize({input})");
+            assert_eq!(
+                normalize(input).as_deref(),
+                Ok(expected),
+                "normalize({input})"
+            );
         }
     }
 
     #[test]
     fn refuses_what_composer_refuses() {
-        for input in ["", "a", "1.0.0-meh", "1.0.0.0.0", "feature-foo", "1.0 ../x", "1.0.0 foo"] {
+        for input in [
+            "",
+            "a",
+            "1.0.0-meh",
+            "1.0.0.0.0",
+            "feature-foo",
+            "1.0 ../x",
+            "1.0.0 foo",
+        ] {
             assert!(normalize(input).is_err(), "normalize({input}) should fail");
         }
     }
