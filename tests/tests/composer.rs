@@ -258,7 +258,9 @@ async fn refused_uploads_leave_nothing_behind() {
         ("composer.json", &composer_json("acme/pkg")),
         ("noise.bin", &random),
     ]);
-    let cases: Vec<(&str, Vec<u8>, Option<&str>, u16, &str)> = vec![
+    // (what, archive, version field, expected status, words the message must hold)
+    type Case<'a> = (&'a str, Vec<u8>, Option<&'a str>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "not a zip",
             b"plain text".to_vec(),
@@ -669,4 +671,207 @@ fn version_normalization_matches_composers_own() {
             .unwrap_or_else(|_| "!".to_owned());
         assert_eq!(ours, expected, "normalize({input:?})");
     }
+}
+
+async fn graphql_token(server: &TestServer, token: &str, query: &str, variables: Value) -> Value {
+    client()
+        .post(server.url("/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn packages_through_graphql_upload_browse_count_and_delete() {
+    let s = setup(TestEnv::new());
+    s.env
+        .create_user("admin@example.com", "admin", "admin-password-1");
+    let admin = s.env.cli_ok(&[
+        "token",
+        "create",
+        "--user",
+        "admin@example.com",
+        "--name",
+        "a",
+        "--all-repositories",
+        "--role",
+        "administrator",
+    ]);
+
+    // Upload through GraphQL's multipart request (the SPA's way).
+    let operations = json!({
+        "query": "mutation($file: Upload!) { uploadComposerPackage(repository: \"libs\", file: $file, version: \"1.0.0\") { package version stability files { sha256 size } } }",
+        "variables": { "file": null },
+    });
+    let zip = package_zip(
+        "acme/graph",
+        "1.0.0",
+        json!({ "require": { "php": ">=8.1", "psr/log": "^3.0" }, "require-dev": { "phpunit/phpunit": "^10" } }),
+    );
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({ "0": ["variables.file"] }).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(zip).file_name("graph.zip"),
+        );
+    let answer: Value = client()
+        .post(s.server.url("/graphql"))
+        .bearer_auth(&s.uploader)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["data"]["uploadComposerPackage"]["package"], "acme/graph",
+        "{answer}"
+    );
+    assert_eq!(
+        answer["data"]["uploadComposerPackage"]["stability"],
+        "stable"
+    );
+    publish(&s, "acme/graph", "1.1.0").await;
+
+    // Multipart without a token or CSRF header is refused (a cross-site form could send it).
+    let form = reqwest::multipart::Form::new().text("operations", operations.to_string());
+    let refused = client()
+        .post(s.server.url("/graphql"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+
+    let list = graphql_token(
+        &s.server,
+        &admin,
+        "{ packages(repository: \"libs\") { edges { node { name latestVersion versionCount } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        list["data"]["packages"]["edges"][0]["node"],
+        json!({ "name": "acme/graph", "latestVersion": "1.1.0", "versionCount": 2 }),
+        "{list}"
+    );
+
+    // Install once, so the download is counted (batched, so wait for the flush). Composer
+    // also posts notify-batch afterwards: the same install must not count twice.
+    if composer::available() {
+        let project = Project::new(&s.server, "libs", Credentials::Bearer(&s.reader));
+        let out = project.require("acme/graph:1.1.0");
+        assert!(out.status.success(), "{}", output_text(&out));
+    } else {
+        let (status, _) = get(
+            &s.server,
+            "/composer/libs/dists/acme/graph/1.1.0.zip",
+            Some(&s.reader),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let query = "{ package(repository: \"libs\", name: \"acme/graph\") { totalDownloads downloads(days: 7) { day count } versions { version downloads readmeHtml requires { name constraint } devRequires { name } files { url } } } }";
+    let mut package = Value::Null;
+    for _ in 0..40 {
+        package = graphql_token(&s.server, &s.reader, query, json!({})).await;
+        if package["data"]["package"]["totalDownloads"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let package = &package["data"]["package"];
+    assert_eq!(package["totalDownloads"], 1, "{package}");
+    assert_eq!(package["downloads"].as_array().unwrap().len(), 7);
+    assert_eq!(package["downloads"][6]["count"], 1, "today's count");
+    assert_eq!(package["versions"][0]["version"], "1.1.0");
+    assert_eq!(package["versions"][0]["downloads"], 1);
+    assert!(package["versions"][1]["readmeHtml"]
+        .as_str()
+        .unwrap()
+        .contains("<h1>acme/graph</h1>"));
+    assert!(package["versions"][1]["requires"]
+        .as_array()
+        .unwrap()
+        .contains(&json!({ "name": "psr/log", "constraint": "^3.0" })));
+    assert_eq!(
+        package["versions"][1]["devRequires"][0]["name"],
+        "phpunit/phpunit"
+    );
+    if composer::available() {
+        assert!(
+            s.server.logs().contains("/composer/libs/downloads"),
+            "composer reported the install through notify-batch"
+        );
+    }
+
+    // An install served from a client's cache is known only from notify-batch.
+    let notified = client()
+        .post(s.server.url("/composer/libs/downloads"))
+        .bearer_auth(&s.reader)
+        .json(&json!({ "downloads": [{ "name": "acme/graph", "version": "1.0.0.0" }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(notified.status().as_u16(), 200);
+    let mut total = Value::Null;
+    for _ in 0..40 {
+        total = graphql_token(
+            &s.server,
+            &s.reader,
+            "{ package(repository: \"libs\", name: \"acme/graph\") { totalDownloads } }",
+            json!({}),
+        )
+        .await;
+        if total["data"]["package"]["totalDownloads"] == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(total["data"]["package"]["totalDownloads"], 2, "{total}");
+
+    // Deleting needs the administrator role; the metadata changes at once.
+    let delete = "mutation { deletePackageVersion(repository: \"libs\", package: \"acme/graph\", version: \"1.1.0\") }";
+    let denied = graphql_token(&s.server, &s.uploader, delete, json!({})).await;
+    assert_eq!(
+        denied["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{denied}"
+    );
+    let deleted = graphql_token(&s.server, &admin, delete, json!({})).await;
+    assert_eq!(deleted["data"]["deletePackageVersion"], true, "{deleted}");
+    let (_, body) = get(
+        &s.server,
+        "/composer/libs/p2/acme/graph.json",
+        Some(&s.reader),
+    )
+    .await;
+    let document: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        document["packages"]["acme/graph"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(document["packages"]["acme/graph"][0]["version"], "1.0.0");
+
+    let gone = graphql_token(
+        &s.server,
+        &admin,
+        "mutation { deletePackage(repository: \"libs\", package: \"acme/graph\") }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(gone["data"]["deletePackage"], true, "{gone}");
+    let (status, _) = get(
+        &s.server,
+        "/composer/libs/p2/acme/graph.json",
+        Some(&s.reader),
+    )
+    .await;
+    assert_eq!(status, 404);
 }

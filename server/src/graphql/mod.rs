@@ -3,6 +3,7 @@
 mod context;
 mod csrf;
 mod group;
+mod package;
 mod repository;
 mod session;
 mod token;
@@ -23,6 +24,7 @@ pub use csrf::ApiRules;
 pub struct Query(
     viewer::ViewerQuery,
     repository::RepositoryQuery,
+    package::PackageQuery,
     group::GroupQuery,
     token::TokenQuery,
     user::UserQuery,
@@ -33,6 +35,7 @@ pub struct Query(
 pub struct Mutation(
     session::SessionMutation,
     repository::RepositoryMutation,
+    package::PackageMutation,
     group::GroupMutation,
     token::TokenMutation,
     user::UserMutation,

@@ -1,6 +1,9 @@
 //! API types, separate from database rows.
 
-use async_graphql::{Enum, SimpleObject, ID};
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Enum, Result, SimpleObject, ID};
+
+use crate::error::Error;
 use chrono::{DateTime, Utc};
 
 use crate::db::entities::users;
@@ -86,4 +89,36 @@ impl From<GlobalRole> for packistry_shared::GlobalRole {
             GlobalRole::User => packistry_shared::GlobalRole::User,
         }
     }
+}
+
+const MAX_PAGE: usize = 100;
+
+pub fn page_bounds(first: Option<i32>, after: Option<String>) -> Result<(u64, u64), Error> {
+    let limit = first.unwrap_or(20).clamp(1, MAX_PAGE as i32) as u64;
+    let offset = match after {
+        Some(cursor) => {
+            cursor
+                .parse::<u64>()
+                .map_err(|_| Error::bad_input("after: not a cursor from this list"))?
+                + 1
+        }
+        None => 0,
+    };
+    Ok((offset, limit))
+}
+
+pub fn connection<T: async_graphql::OutputType>(
+    items: Vec<T>,
+    offset: u64,
+    total: u64,
+) -> Connection<String, T, EmptyFields, EmptyFields> {
+    let count = items.len() as u64;
+    let mut connection = Connection::new(offset > 0, offset + count < total);
+    connection.edges.extend(
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| Edge::new((offset + i as u64).to_string(), item)),
+    );
+    connection
 }

@@ -1,47 +1,15 @@
 //! User administration and the audit trail (admins).
 
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::context::Call;
-use super::types::{GlobalRole, User};
+use super::types::{connection, page_bounds, GlobalRole, User};
 use crate::db::entities::audit_events;
 use crate::error::Error;
 use crate::services::users::{self as service, NewUser};
-
-const MAX_PAGE: usize = 100;
-
-fn page_bounds(first: Option<i32>, after: Option<String>) -> Result<(u64, u64), Error> {
-    let limit = first.unwrap_or(20).clamp(1, MAX_PAGE as i32) as u64;
-    let offset = match after {
-        Some(cursor) => {
-            cursor
-                .parse::<u64>()
-                .map_err(|_| Error::bad_input("after: not a cursor from this list"))?
-                + 1
-        }
-        None => 0,
-    };
-    Ok((offset, limit))
-}
-
-fn connection<T: async_graphql::OutputType>(
-    items: Vec<T>,
-    offset: u64,
-    total: u64,
-) -> Connection<String, T, EmptyFields, EmptyFields> {
-    let count = items.len() as u64;
-    let mut connection = Connection::new(offset > 0, offset + count < total);
-    connection.edges.extend(
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| Edge::new((offset + i as u64).to_string(), item)),
-    );
-    connection
-}
 
 #[derive(InputObject)]
 pub struct CreateUserInput {

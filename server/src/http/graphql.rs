@@ -1,15 +1,17 @@
 //! `/graphql`: POST executes, GET serves GraphiQL.
 
-use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::rejection::GraphQLRejection;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::header::{CONTENT_TYPE, COOKIE};
+use async_graphql::http::{GraphiQLSource, MultipartOptions};
+use async_graphql::ParseRequestError;
+use async_graphql_axum::GraphQLResponse;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
+use futures_util::TryStreamExt;
 use subtle::ConstantTimeEq;
+use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use crate::auth::principal::UserPrincipal;
 use crate::auth::session::{self, CSRF_HEADER, SESSION_COOKIE};
@@ -18,6 +20,9 @@ use crate::error::Error;
 use crate::graphql::RequestContext;
 use crate::http::TokenAuth;
 use crate::state::SharedState;
+
+/// Largest JSON GraphQL request body.
+const GRAPHQL_BODY_LIMIT: usize = 1024 * 1024;
 
 pub async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").finish())
@@ -51,28 +56,73 @@ pub async fn execute(
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
-    // Cross-site forms cannot send application/json without a CORS preflight, which this
-    // server never grants: requiring it closes login CSRF.
-    let is_json = headers
+    let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
+        .unwrap_or("")
+        .to_owned();
+    // Cross-site forms cannot send application/json without a CORS preflight, which this
+    // server never grants: requiring it closes login CSRF. Multipart requests (file uploads)
+    // are what a form can send, so they must carry a header no form can set: a token, or
+    // the session's CSRF header.
+    let is_json = content_type.starts_with("application/json");
+    let is_multipart = content_type.starts_with("multipart/form-data");
+    if !is_json && !is_multipart {
         return graphql_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "BAD_USER_INPUT",
-            "send GraphQL requests as application/json",
+            "send GraphQL requests as application/json (or multipart/form-data for uploads)",
+        );
+    }
+    if is_multipart && !headers.contains_key(AUTHORIZATION) && !headers.contains_key(CSRF_HEADER) {
+        return graphql_error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "multipart GraphQL requests need an Authorization or x-csrf-token header",
         );
     }
 
-    let request = match GraphQLRequest::<GraphQLRejection>::from_request(request, &state).await {
-        Ok(request) => request,
-        Err(rejection) => {
-            return graphql_error(
-                StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
-                &format!("malformed GraphQL request: {}", rejection.0),
-            )
+    let body = request.into_body();
+    let request: async_graphql::Request = if is_json {
+        let bytes = match axum::body::to_bytes(body, GRAPHQL_BODY_LIMIT).await {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                return graphql_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "BAD_USER_INPUT",
+                    &format!("GraphQL requests are limited to {GRAPHQL_BODY_LIMIT} bytes"),
+                )
+            }
+        };
+        match serde_json::from_slice(&bytes) {
+            Ok(request) => request,
+            Err(err) => {
+                return graphql_error(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_USER_INPUT",
+                    &format!("malformed GraphQL request: {err}"),
+                )
+            }
+        }
+    } else {
+        let stream = body.into_data_stream().map_err(std::io::Error::other);
+        let reader = tokio_util::io::StreamReader::new(stream).compat();
+        let options = MultipartOptions::default()
+            .max_num_files(1)
+            .max_file_size(usize::try_from(state.config.max_body_size).unwrap_or(usize::MAX));
+        match async_graphql::http::receive_body(Some(&content_type), reader, options).await {
+            Ok(request) => request,
+            Err(err) => {
+                let status = match err {
+                    ParseRequestError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                return graphql_error(
+                    status,
+                    "BAD_USER_INPUT",
+                    &format!("malformed GraphQL request: {err}"),
+                );
+            }
         }
     };
 
@@ -101,7 +151,7 @@ pub async fn execute(
                 )
             }
         }
-        let request = request.into_inner().data(state.clone()).data(context);
+        let request = request.data(state.clone()).data(context);
         return GraphQLResponse::from(state.schema.execute(request).await).into_response();
     }
     let cookie_header = headers.get(COOKIE).and_then(|v| v.to_str().ok());
@@ -132,6 +182,6 @@ pub async fn execute(
         }
     }
 
-    let request = request.into_inner().data(state.clone()).data(context);
+    let request = request.data(state.clone()).data(context);
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }

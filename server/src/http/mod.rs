@@ -11,19 +11,14 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request};
 use axum::routing::get;
 use axum::Router;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::state::SharedState;
 
-/// Largest GraphQL request body.
-const GRAPHQL_BODY_LIMIT: usize = 1024 * 1024;
-
 pub fn router(state: SharedState) -> Router {
-    let graphql = Router::new()
-        .route("/graphql", get(graphql::graphiql).post(graphql::execute))
-        .layer(RequestBodyLimitLayer::new(GRAPHQL_BODY_LIMIT));
+    // Bodies are bounded inside the handler: 1 MiB of JSON, or an upload up to the limit.
+    let graphql = Router::new().route("/graphql", get(graphql::graphiql).post(graphql::execute));
 
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -73,7 +73,7 @@ fn is_safe_name(name: &str) -> bool {
         && !name.starts_with('/')
         && !name.contains('\\')
         && !name.contains('\0')
-        && !name.chars().nth(1).is_some_and(|c| c == ':')
+        && name.chars().nth(1).is_none_or(|c| c != ':')
         && name.split('/').all(|part| part != "..")
 }
 

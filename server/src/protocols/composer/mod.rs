@@ -181,14 +181,16 @@ fn repository_url(state: &SharedState, mount: Mount, repository: &str) -> String
     )
 }
 
-fn dist_url(
+/// The absolute URL of a version's dist zip under a prefix (`composer` or `r`).
+pub fn dist_url(
     state: &SharedState,
-    mount: Mount,
+    prefix: &'static str,
     repository: &str,
     package: &str,
     version: &str,
 ) -> String {
     let (vendor, name) = package.split_once('/').unwrap_or((package, ""));
+    let mount = Mount(prefix);
     format!(
         "{}/dists/{}/{}/{}.zip",
         repository_url(state, mount, repository),
@@ -217,7 +219,7 @@ async fn entries(
                 .iter()
                 .find(|(file, _)| file.version_id == v.id)
                 .map(|(_, blob)| Dist {
-                    url: dist_url(state, mount, &repository.name, &package.name, &v.version),
+                    url: dist_url(state, mount.0, &repository.name, &package.name, &v.version),
                     sha1: blob
                         .as_ref()
                         .and_then(|b| b.sha1.clone())
@@ -722,9 +724,11 @@ pub fn prepare<'a>(
                 "composer.json has no \"name\"; it must be the package name of the URL",
             ))
         }
-        Some(name) if name != package_name => return Err(Error::bad_input(format!(
+        Some(name) if name != package_name => {
+            return Err(Error::bad_input(format!(
             "composer.json names the package \"{name}\" but it is uploaded as \"{package_name}\""
-        ))),
+        )))
+        }
         Some(_) => {}
     }
     let version = match version {

@@ -1,0 +1,553 @@
+//! Packages and their versions, files and downloads; uploading and deleting them.
+
+use std::collections::HashMap;
+
+use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject, Upload, ID};
+use chrono::{DateTime, NaiveDate, Utc};
+use packistry_shared::permissions::Permission;
+use serde_json::Value;
+use tokio::io::AsyncReadExt;
+use uuid::Uuid;
+
+use super::context::Call;
+use super::types::{connection, page_bounds};
+use crate::db::entities::{package_versions, packages, repositories};
+use crate::error::Error;
+use crate::protocols::composer::{self, archive, version};
+use crate::services::access::{Access, PackageScope};
+use crate::services::downloads;
+use crate::services::packages as service;
+use crate::services::repositories as repository_service;
+use crate::state::SharedState;
+use crate::storage::StageError;
+
+/// A package of a repository.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Package {
+    pub id: ID,
+    /// `vendor/name` for Composer.
+    pub name: String,
+    pub description: String,
+    pub repository: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The newest version by the format's ordering, if any.
+    pub latest_version: Option<String>,
+    pub version_count: i32,
+    pub total_downloads: i64,
+    #[graphql(skip)]
+    pub package_id: Uuid,
+}
+
+/// A dependency: a package name and a version constraint.
+#[derive(SimpleObject, Clone)]
+pub struct Link {
+    pub name: String,
+    pub constraint: String,
+}
+
+/// A file of a version, stored once by its digest.
+#[derive(SimpleObject, Clone)]
+pub struct PackageFile {
+    pub name: String,
+    pub size: i64,
+    pub sha256: String,
+    pub sha1: Option<String>,
+    pub media_type: String,
+    /// Where a client downloads it.
+    pub url: Option<String>,
+}
+
+/// One version of a package.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct PackageVersion {
+    pub id: ID,
+    pub package: String,
+    pub version: String,
+    pub version_normalized: String,
+    /// dev, alpha, beta, RC or stable.
+    pub stability: String,
+    pub created_at: DateTime<Utc>,
+    /// The format's own metadata (composer.json as uploaded).
+    pub metadata: async_graphql::Json<Value>,
+    pub requires: Vec<Link>,
+    pub dev_requires: Vec<Link>,
+    pub files: Vec<PackageFile>,
+    pub downloads: i64,
+    #[graphql(skip)]
+    pub readme: Option<String>,
+}
+
+#[ComplexObject]
+impl PackageVersion {
+    /// The readme as safe HTML (raw HTML in the source is shown as text).
+    async fn readme_html(&self) -> Option<String> {
+        self.readme.as_deref().map(render_markdown)
+    }
+}
+
+/// Markdown to HTML without raw HTML and without script URLs.
+pub fn render_markdown(source: &str) -> String {
+    use pulldown_cmark::{CowStr, Event, Options, Parser, Tag};
+    let safe_url = |url: CowStr<'_>| -> CowStr<'static> {
+        let lower = url.trim().to_ascii_lowercase();
+        if lower.starts_with("javascript:")
+            || lower.starts_with("vbscript:")
+            || lower.starts_with("data:")
+        {
+            CowStr::Borrowed("#")
+        } else {
+            CowStr::from(url.into_string())
+        }
+    };
+    let parser = Parser::new_ext(
+        source,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS,
+    )
+    .map(|event| match event {
+        Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => Event::Start(Tag::Link {
+            link_type,
+            dest_url: safe_url(dest_url),
+            title,
+            id,
+        }),
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => Event::Start(Tag::Image {
+            link_type,
+            dest_url: safe_url(dest_url),
+            title,
+            id,
+        }),
+        other => other,
+    });
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, parser);
+    html
+}
+
+/// Downloads on one day.
+#[derive(SimpleObject, Clone)]
+pub struct DailyDownloads {
+    pub day: NaiveDate,
+    pub count: i64,
+}
+
+/// About this server, for building client snippets.
+#[derive(SimpleObject)]
+pub struct ServerInfo {
+    /// Absolute URL of this server (`PACKISTRY_BASE_URL`), no trailing slash.
+    pub base_url: String,
+    pub version: String,
+}
+
+#[ComplexObject]
+impl Package {
+    /// Every version, newest first.
+    async fn versions(&self, ctx: &Context<'_>) -> Result<Vec<PackageVersion>> {
+        let call = Call::of(ctx)?;
+        let rows = service::versions(&call.state.db, self.package_id).await?;
+        Ok(version_objects(call.state, &self.repository, &self.name, rows).await?)
+    }
+
+    /// Downloads per day over the last `days` days (default 30, at most 365), oldest first.
+    async fn downloads(&self, ctx: &Context<'_>, days: Option<i32>) -> Result<Vec<DailyDownloads>> {
+        let call = Call::of(ctx)?;
+        let days = days.unwrap_or(30).clamp(1, 365);
+        let since = (Utc::now() - chrono::Duration::days(i64::from(days) - 1))
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or_else(Utc::now);
+        let ids: Vec<Uuid> = service::versions(&call.state.db, self.package_id)
+            .await?
+            .iter()
+            .map(|v| v.id)
+            .collect();
+        Ok(downloads::per_day(&call.state.db, &ids, since)
+            .await?
+            .into_iter()
+            .map(|d| DailyDownloads {
+                day: d.day,
+                count: d.count,
+            })
+            .collect())
+    }
+}
+
+fn links(metadata: &Value, key: &str) -> Vec<Link> {
+    metadata
+        .get(key)
+        .and_then(Value::as_object)
+        .map(|map| {
+            map.iter()
+                .map(|(name, constraint)| Link {
+                    name: name.clone(),
+                    constraint: constraint.as_str().unwrap_or("").to_owned(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Versions as API objects, newest first, with files and download counts in two queries.
+async fn version_objects(
+    state: &SharedState,
+    repository: &str,
+    package: &str,
+    mut rows: Vec<package_versions::Model>,
+) -> Result<Vec<PackageVersion>, Error> {
+    rows.sort_by(|a, b| version::compare_normalized(&a.version_normalized, &b.version_normalized));
+    let ids: Vec<Uuid> = rows.iter().map(|v| v.id).collect();
+    let files = service::files_of(&state.db, &ids).await?;
+    let totals = downloads::totals(&state.db, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| PackageVersion {
+            id: ID(row.id.to_string()),
+            package: package.to_owned(),
+            stability: version::stability(&row.version_normalized)
+                .as_str()
+                .to_owned(),
+            requires: links(&row.metadata, "require"),
+            dev_requires: links(&row.metadata, "require-dev"),
+            files: files
+                .iter()
+                .filter(|(f, _)| f.version_id == row.id)
+                .map(|(f, blob)| PackageFile {
+                    name: f.name.clone(),
+                    size: f.size,
+                    sha256: f.blob_digest.clone(),
+                    sha1: blob.as_ref().and_then(|b| b.sha1.clone()),
+                    media_type: f.media_type.clone(),
+                    url: Some(composer::dist_url(
+                        state,
+                        "composer",
+                        repository,
+                        package,
+                        &row.version,
+                    )),
+                })
+                .collect(),
+            downloads: totals.get(&row.id).copied().unwrap_or(0),
+            version: row.version,
+            version_normalized: row.version_normalized,
+            created_at: row.created_at,
+            metadata: async_graphql::Json(row.metadata),
+            readme: row.readme,
+        })
+        .collect())
+}
+
+/// Package objects for rows, with latest version, count and downloads batched.
+async fn package_objects(
+    state: &SharedState,
+    repository: &repositories::Model,
+    rows: &[packages::Model],
+) -> Result<Vec<Package>, Error> {
+    let ids: Vec<Uuid> = rows.iter().map(|p| p.id).collect();
+    let mut versions = service::versions_of(&state.db, &ids).await?;
+    versions
+        .sort_by(|a, b| version::compare_normalized(&a.version_normalized, &b.version_normalized));
+    let totals = downloads::totals(
+        &state.db,
+        &versions.iter().map(|v| v.id).collect::<Vec<_>>(),
+    )
+    .await?;
+    let mut latest: HashMap<Uuid, String> = HashMap::new();
+    let mut counts: HashMap<Uuid, (i32, i64)> = HashMap::new();
+    for v in &versions {
+        latest
+            .entry(v.package_id)
+            .or_insert_with(|| v.version.clone());
+        let entry = counts.entry(v.package_id).or_default();
+        entry.0 += 1;
+        entry.1 += totals.get(&v.id).copied().unwrap_or(0);
+    }
+    Ok(rows
+        .iter()
+        .map(|p| {
+            let (count, total) = counts.get(&p.id).copied().unwrap_or_default();
+            Package {
+                id: ID(p.id.to_string()),
+                name: p.name.clone(),
+                description: p.description.clone(),
+                repository: repository.name.clone(),
+                created_at: p.created_at,
+                updated_at: p.updated_at,
+                latest_version: latest.get(&p.id).cloned(),
+                version_count: count,
+                total_downloads: total,
+                package_id: p.id,
+            }
+        })
+        .collect())
+}
+
+/// A package the caller may download, or the one 404 for "not there".
+async fn readable(
+    state: &SharedState,
+    access: &Access,
+    repository: &str,
+    name: &str,
+) -> Result<(repositories::Model, packages::Model), Error> {
+    let repository = repository_service::visible(&state.db, access, repository).await?;
+    let not_found = || {
+        Error::not_found(format!(
+            "no package {name} in repository {}",
+            repository.name
+        ))
+    };
+    let package = service::find(&state.db, repository.id, name)
+        .await?
+        .ok_or_else(not_found)?;
+    match access.check(
+        &repository,
+        PackageScope::Package(Some(package.id)),
+        &[Permission::Download],
+    ) {
+        Err(Error::NotFound(_)) => Err(not_found()),
+        Err(err) => Err(err),
+        Ok(()) => Ok((repository, package)),
+    }
+}
+
+#[derive(Default)]
+pub struct PackageQuery;
+
+#[Object]
+impl PackageQuery {
+    /// The packages of a repository the caller may list, by name, optionally searched.
+    async fn packages(
+        &self,
+        ctx: &Context<'_>,
+        repository: String,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Package, EmptyFields, EmptyFields>> {
+        let call = Call::of(ctx)?;
+        let access = call.access().await?;
+        let repository = repository_service::visible(&call.state.db, &access, &repository).await?;
+        let needle = search.unwrap_or_default().trim().to_lowercase();
+        let listed: Vec<packages::Model> = service::list_for(&call.state.db, &access, &repository)
+            .await?
+            .into_iter()
+            .filter(|p| {
+                needle.is_empty()
+                    || p.name.contains(&needle)
+                    || p.description.to_lowercase().contains(&needle)
+            })
+            .collect();
+        let (offset, limit) = page_bounds(first, after)?;
+        let total = listed.len() as u64;
+        let page: Vec<packages::Model> = listed
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect();
+        let objects = package_objects(call.state, &repository, &page).await?;
+        Ok(connection(objects, offset, total))
+    }
+
+    /// One package the caller may download.
+    async fn package(
+        &self,
+        ctx: &Context<'_>,
+        repository: String,
+        name: String,
+    ) -> Result<Package> {
+        let call = Call::of(ctx)?;
+        let access = call.access().await?;
+        let (repository, package) = readable(call.state, &access, &repository, &name).await?;
+        Ok(package_objects(call.state, &repository, &[package])
+            .await?
+            .remove(0))
+    }
+
+    /// This server's public URL and version.
+    async fn server_info(&self, ctx: &Context<'_>) -> Result<ServerInfo> {
+        let call = Call::of(ctx)?;
+        Ok(ServerInfo {
+            base_url: call.state.base_url.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct PackageMutation;
+
+#[Object]
+impl PackageMutation {
+    /// Upload a Composer package zip (multipart request); the package name comes from its
+    /// composer.json, the version from `version` or composer.json. `overwrite` replaces an
+    /// existing version (administrators).
+    async fn upload_composer_package(
+        &self,
+        ctx: &Context<'_>,
+        repository: String,
+        file: Upload,
+        version: Option<String>,
+        overwrite: Option<bool>,
+    ) -> Result<PackageVersion> {
+        let call = Call::of(ctx)?;
+        call.require_signed_in()?;
+        let access = call.access().await?;
+        let state = call.state;
+        let repository = repository_service::visible(&state.db, &access, &repository).await?;
+        if repository.format() != Some(packistry_shared::Format::Composer) {
+            return Err(Error::bad_input(format!(
+                "{} is not a Composer repository",
+                repository.name
+            ))
+            .into());
+        }
+        access
+            .check(&repository, PackageScope::Repository, &[Permission::Upload])
+            .or_else(|err| match err {
+                // A package-limited token may still upload one of its packages.
+                Error::Forbidden(_) | Error::NotFound(_) if access.principal.token().is_some() => {
+                    Ok(())
+                }
+                other => Err(other),
+            })?;
+        let upload = file.value(ctx)?;
+        let mut source = tokio::fs::File::from_std(upload.content);
+        let mut staging = state
+            .blobs
+            .stage(state.config.max_body_size)
+            .await
+            .map_err(Error::internal)?;
+        let mut buffer = vec![0u8; 256 * 1024];
+        loop {
+            let read = source.read(&mut buffer).await.map_err(Error::internal)?;
+            if read == 0 {
+                break;
+            }
+            staging
+                .write(&buffer[..read])
+                .await
+                .map_err(|err| match err {
+                    StageError::TooLarge(limit) => Error::PayloadTooLarge(format!(
+                        "the upload is larger than the limit of {limit} bytes"
+                    )),
+                    StageError::Io(err) => Error::internal(err),
+                })?;
+        }
+        let staged = staging.finish().await.map_err(Error::internal)?;
+        let path = staged.path().to_owned();
+        let contents = tokio::task::spawn_blocking(move || {
+            archive::inspect(&path, archive::Limits::default())
+        })
+        .await
+        .map_err(Error::internal)?
+        .map_err(|err| Error::bad_input(err.to_string()))?;
+        let name = contents
+            .composer_json
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| Error::bad_input("composer.json has no \"name\""))?;
+        if !composer::metadata::is_valid_package_name(&name) {
+            return Err(Error::bad_input(format!(
+                "\"{name}\" is not a valid package name: use lowercase vendor/name"
+            ))
+            .into());
+        }
+        let new = composer::prepare(
+            &name,
+            contents,
+            version,
+            &staged,
+            overwrite.unwrap_or(false),
+        )?;
+        let (package, published) = service::publish(
+            &state.db,
+            &state.blobs,
+            &call.actor(),
+            &access,
+            &repository,
+            new,
+        )
+        .await?;
+        Ok(
+            version_objects(state, &repository.name, &package.name, vec![published])
+                .await?
+                .remove(0),
+        )
+    }
+
+    /// Delete one version of a package (administrators of the repository).
+    async fn delete_package_version(
+        &self,
+        ctx: &Context<'_>,
+        repository: String,
+        package: String,
+        version: String,
+    ) -> Result<bool> {
+        let call = Call::of(ctx)?;
+        let access = call.access().await?;
+        let (repository, package) = readable(call.state, &access, &repository, &package).await?;
+        service::delete_version(
+            &call.state.db,
+            &call.actor(),
+            &access,
+            &repository,
+            &package,
+            &version,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Delete a package and all its versions (administrators of the repository).
+    async fn delete_package(
+        &self,
+        ctx: &Context<'_>,
+        repository: String,
+        package: String,
+    ) -> Result<bool> {
+        let call = Call::of(ctx)?;
+        let access = call.access().await?;
+        let (repository, package) = readable(call.state, &access, &repository, &package).await?;
+        service::delete_package(
+            &call.state.db,
+            &call.actor(),
+            &access,
+            &repository,
+            &package,
+        )
+        .await?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_markdown;
+
+    #[test]
+    fn markdown_is_rendered_without_raw_html_or_script_links() {
+        let html = render_markdown(
+            "# Title\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) **b**",
+        );
+        assert!(html.contains("<h1>Title</h1>"));
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(!html.contains("javascript:"));
+        assert!(html.contains("<strong>b</strong>"));
+    }
+}
