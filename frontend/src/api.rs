@@ -12,6 +12,10 @@ pub type DateTime = String;
 #[allow(dead_code, clippy::upper_case_acronyms)]
 pub type JSON = serde_json::Value;
 
+/// The scalar `NaiveDate` arrives as `YYYY-MM-DD`.
+#[allow(dead_code)]
+pub type NaiveDate = String;
+
 /// The scalar `ID` arrives as a string.
 #[allow(dead_code, clippy::upper_case_acronyms)]
 pub type ID = String;
@@ -209,6 +213,51 @@ pub struct DeployTokens;
 )]
 pub struct CreateDeployToken;
 
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/packages.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct Packages;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/package.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct Package;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/server_info.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct ServerInfo;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/delete_package_version.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct DeletePackageVersion;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/delete_package.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct DeletePackage;
+
 /// An error a person can read: the server's message, or what failed on the way.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
@@ -277,4 +326,65 @@ pub async fn run<Q: GraphQLQuery>(variables: Q::Variables) -> Result<Q::Response
         message: "the server answered without data".into(),
         code: None,
     })
+}
+
+/// Upload a Composer package zip through GraphQL's multipart request; answers
+/// "vendor/name version".
+pub async fn upload_composer_package(
+    repository: &str,
+    file: web_sys::File,
+    version: Option<String>,
+) -> Result<String, ApiError> {
+    let failed = |what: &str| ApiError {
+        message: format!("cannot prepare the upload: {what}"),
+        code: None,
+    };
+    let operations = serde_json::json!({
+        "query": "mutation($repository: String!, $file: Upload!, $version: String) { uploadComposerPackage(repository: $repository, file: $file, version: $version) { package version } }",
+        "variables": { "repository": repository, "file": null, "version": version },
+    });
+    let form = web_sys::FormData::new().map_err(|_| failed("no FormData"))?;
+    form.append_with_str("operations", &operations.to_string())
+        .map_err(|_| failed("operations"))?;
+    form.append_with_str("map", r#"{"0":["variables.file"]}"#)
+        .map_err(|_| failed("map"))?;
+    form.append_with_blob_and_filename("0", &file, &file.name())
+        .map_err(|_| failed("file"))?;
+    let mut request = gloo_net::http::Request::post("/graphql");
+    if let Some(token) = csrf_token() {
+        request = request.header("X-CSRF-Token", &token);
+    }
+    let network = |err: gloo_net::Error| ApiError {
+        message: format!("cannot reach the server: {err}"),
+        code: None,
+    };
+    let response = request
+        .body(form)
+        .map_err(network)?
+        .send()
+        .await
+        .map_err(network)?;
+    let parsed: Response<serde_json::Value> = response.json().await.map_err(|err| ApiError {
+        message: format!(
+            "unexpected answer from the server ({}): {err}",
+            response.status()
+        ),
+        code: None,
+    })?;
+    if let Some(error) = parsed.errors.and_then(|errors| errors.into_iter().next()) {
+        return Err(ApiError {
+            message: error.message,
+            code: None,
+        });
+    }
+    let published = parsed
+        .data
+        .as_ref()
+        .map(|data| &data["uploadComposerPackage"])
+        .ok_or_else(|| failed("no answer"))?;
+    Ok(format!(
+        "{} {}",
+        published["package"].as_str().unwrap_or(""),
+        published["version"].as_str().unwrap_or("")
+    ))
 }

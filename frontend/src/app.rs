@@ -9,6 +9,7 @@ use leptos_router::path;
 use crate::api;
 use crate::pages::audit::AuditPage;
 use crate::pages::groups::GroupsPage;
+use crate::pages::packages::PackagePage;
 use crate::pages::repositories::{RepositoriesPage, RepositoryPage};
 use crate::pages::{
     home::HomePage, login::LoginPage, section::Section, tokens::TokensPage, users::UsersPage,
@@ -41,6 +42,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=HomePage />
                     <Route path=path!("repositories") view=RepositoriesPage />
                     <Route path=path!("repositories/:name") view=RepositoryPage />
+                    <Route path=path!("repositories/:name/packages/:vendor/:package") view=PackagePage />
                     <Route path=path!("packages") view=|| view! { <Section title="Packages" /> } />
                     <Route path=path!("users") view=UsersPage />
                     <Route path=path!("groups") view=GroupsPage />

@@ -181,3 +181,89 @@ async fn manages_a_group_and_reads_the_audit_trail_in_the_spa() {
         renamed.body
     );
 }
+
+#[tokio::test]
+async fn uploads_and_browses_a_composer_package_in_the_spa() {
+    if !browser::available() {
+        return;
+    }
+    use packistry_tests::composer::{package_zip, upload};
+    let env = TestEnv::new();
+    env.create_user("lead@example.com", "admin", "browser-password");
+    env.cli_ok(&["repo", "create", "libs", "--format", "composer"]);
+    let token = env.cli_ok(&[
+        "token",
+        "create",
+        "--user",
+        "lead@example.com",
+        "--name",
+        "t",
+        "--all-repositories",
+        "--role",
+        "administrator",
+    ]);
+    let server = env.start();
+    let (status, body) = upload(
+        &server,
+        "libs",
+        "acme/hello",
+        package_zip("acme/hello", "1.0.0", serde_json::json!({})),
+        Some("1.0.0"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    // One download today, for the chart.
+    let response = packistry_tests::client()
+        .get(server.url("/composer/libs/dists/acme/hello/1.0.0.zip"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let zip_path = env.data_dir.path().join("hello-1.1.0.zip");
+    std::fs::write(
+        &zip_path,
+        package_zip("acme/hello", "1.1.0", serde_json::json!({})),
+    )
+    .unwrap();
+    let zip_path: &'static str = Box::leak(zip_path.display().to_string().into_boxed_str());
+    // Downloads are written in batches: wait until the count is visible.
+    for _ in 0..40 {
+        let answer: serde_json::Value = packistry_tests::client()
+            .post(server.url("/graphql"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "query": "{ package(repository: \"libs\", name: \"acme/hello\") { totalDownloads } }" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if answer["data"]["package"]["totalDownloads"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    browser::run_against(
+        &server,
+        "packages.mjs",
+        "lead@example.com",
+        "browser-password",
+        &[("PACKAGE_ZIP", zip_path)],
+    )
+    .await;
+    let p2 = packistry_tests::client()
+        .get(server.url("/composer/libs/p2/acme/hello.json"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        p2.contains("\"1.1.0\"") && !p2.contains("\"1.0.0\""),
+        "{p2}"
+    );
+}

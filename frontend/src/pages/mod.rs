@@ -3,6 +3,7 @@ pub mod deploy_tokens;
 pub mod groups;
 pub mod home;
 pub mod login;
+pub mod packages;
 pub mod repositories;
 pub mod section;
 pub mod tokens;

@@ -9,6 +9,7 @@ use crate::api::{
     revoke_role,
 };
 use crate::pages::deploy_tokens::DeployTokens;
+use crate::pages::packages::{ComposerSetup, PackageList, UploadPackage};
 use crate::session::{use_session, Session};
 
 fn word(value: impl std::fmt::Debug) -> String {
@@ -127,6 +128,7 @@ pub fn RepositoryPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("name").unwrap_or_default();
     let (reload, set_reload) = signal(0u32);
+    let (packages_reload, set_packages_reload) = signal(0u32);
     let repository = LocalResource::new(move || {
         let name = name();
         async move {
@@ -206,9 +208,24 @@ pub fn RepositoryPage() -> impl IntoView {
                     Ok(repo) => {
                         let administer = repo.permissions.contains(&list::Permission::ADMINISTER);
                         let view_grants = repo.permissions.contains(&list::Permission::VIEW_GRANTS);
+                        let may_list = repo.permissions.contains(&list::Permission::LIST);
+                        let may_upload = repo.permissions.contains(&list::Permission::UPLOAD);
+                        let composer = repo.format == list::Format::COMPOSER;
+                        let repo_name = repo.name.clone();
+                        let upload_name = repo.name.clone();
+                        let list_name = repo.name.clone();
                         view! {
                             <h1>{repo.name.clone()}</h1>
                             <p class="muted">{word(&repo.format)} " · " {word(&repo.visibility)} " · you may " {repo.permissions.iter().map(word).collect::<Vec<_>>().join(", ")}</p>
+                            <Show when=move || composer>
+                                <ComposerSetup repository=repo_name.clone() />
+                            </Show>
+                            <Show when=move || composer && may_upload>
+                                <UploadPackage repository=upload_name.clone() on_done=Callback::new(move |()| set_packages_reload.update(|n| *n += 1)) />
+                            </Show>
+                            <Show when=move || may_list>
+                                <PackageList repository=list_name.clone() reload=packages_reload />
+                            </Show>
                             <Show when=move || view_grants>
                                 <h2>"Grants"</h2>
                                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>

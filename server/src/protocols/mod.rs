@@ -26,6 +26,32 @@ pub fn principal(auth: TokenAuth) -> Result<Principal> {
     }
 }
 
+/// The caller of a read-only protocol route: as [`principal`], and without a token, the
+/// browser's session cookie (so a signed-in person can download from the web interface).
+/// Never used for writes: those take tokens only.
+pub async fn reader_principal(
+    state: &crate::state::SharedState,
+    auth: TokenAuth,
+    headers: &HeaderMap,
+) -> Result<Principal> {
+    if auth.0.is_some() {
+        return principal(auth);
+    }
+    let cookie = headers
+        .get(http::header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| crate::auth::session::cookie_value(h, crate::auth::session::SESSION_COOKIE));
+    if let Some(value) = cookie {
+        if let Some((session, user)) = crate::auth::session::find(&state.db, value).await? {
+            return Ok(Principal::Session {
+                user: crate::auth::principal::UserPrincipal::from(&user),
+                session_id: session.id,
+            });
+        }
+    }
+    Ok(Principal::Anonymous)
+}
+
 /// `Sun, 06 Nov 1994 08:49:37 GMT`.
 pub fn http_date(time: DateTime<Utc>) -> String {
     time.format("%a, %d %b %Y %H:%M:%S GMT").to_string()

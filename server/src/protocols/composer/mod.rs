@@ -29,7 +29,9 @@ use uuid::Uuid;
 use crate::db::entities::{package_versions, packages, repositories};
 use crate::error::{Error, Result};
 use crate::http::TokenAuth;
-use crate::protocols::{conditional, encode_segment, etag_of, http_date, log_internal, principal};
+use crate::protocols::{
+    conditional, encode_segment, etag_of, http_date, log_internal, principal, reader_principal,
+};
 use crate::services::access::{repository_not_found, Access, PackageScope};
 use crate::services::audit::Actor;
 use crate::services::downloads::Downloader;
@@ -128,9 +130,10 @@ type Answer = std::result::Result<Response, ComposerError>;
 async fn open(
     state: &SharedState,
     auth: TokenAuth,
+    headers: &HeaderMap,
     name: &str,
 ) -> Result<(Access, repositories::Model)> {
-    let access = Access::load(&state.db, principal(auth)?).await?;
+    let access = Access::load(&state.db, reader_principal(state, auth, headers).await?).await?;
     let repository = repository_service::find_by_name(&state.db, name)
         .await?
         .filter(|r| r.format() == Some(Format::Composer))
@@ -237,7 +240,7 @@ async fn packages_json(
     headers: HeaderMap,
     auth: TokenAuth,
 ) -> Answer {
-    let (access, repository) = open(&state, auth, &repo).await?;
+    let (access, repository) = open(&state, auth, &headers, &repo).await?;
     let base = repository_url(&state, mount, &repository.name);
     let mut document = json!({
         "packages": [],
@@ -270,7 +273,7 @@ async fn p2(
     headers: HeaderMap,
     auth: TokenAuth,
 ) -> Answer {
-    let (access, repository) = open(&state, auth, &repo).await?;
+    let (access, repository) = open(&state, auth, &headers, &repo).await?;
     let (stem, dev) = match file.strip_suffix("~dev.json") {
         Some(stem) => (stem, true),
         None => match file.strip_suffix(".json") {
@@ -350,7 +353,7 @@ async fn search(
     headers: HeaderMap,
     auth: TokenAuth,
 ) -> Answer {
-    let (access, repository) = open(&state, auth, &repo).await?;
+    let (access, repository) = open(&state, auth, &headers, &repo).await?;
     let listed = package_service::list_for(&state.db, &access, &repository).await?;
     let types = package_types(&state, &listed).await?;
     let needle = query.q.trim().to_lowercase();
@@ -446,7 +449,7 @@ async fn list(
     headers: HeaderMap,
     auth: TokenAuth,
 ) -> Answer {
-    let (access, repository) = open(&state, auth, &repo).await?;
+    let (access, repository) = open(&state, auth, &headers, &repo).await?;
     let listed = package_service::list_for(&state.db, &access, &repository).await?;
     let types = if query.package_type.is_empty() {
         Default::default()
@@ -494,7 +497,7 @@ async fn notify_batch(
     auth: TokenAuth,
     body: Bytes,
 ) -> Answer {
-    let (access, repository) = open(&state, auth, &repo).await?;
+    let (access, repository) = open(&state, auth, &HeaderMap::new(), &repo).await?;
     let notification: Notification = serde_json::from_slice(&body).map_err(|err| {
         Error::bad_input(format!(
             "expected {{\"downloads\":[{{\"name\":…,\"version\":…}}]}}: {err}"
@@ -529,7 +532,7 @@ async fn dist(
     headers: HeaderMap,
     auth: TokenAuth,
 ) -> Answer {
-    let (access, repository) = open(&state, auth, &repo).await?;
+    let (access, repository) = open(&state, auth, &headers, &repo).await?;
     let package_name = format!("{vendor}/{name}");
     let package = readable_package(&state, &access, &repository, &package_name).await?;
     let missing = || Error::not_found(format!("{package_name} has no version {file}"));
