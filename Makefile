@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run build spa test lint unit-and-integration schema-check tools-spa tools-test clean-spa
+.PHONY: run build spa bench test lint unit-and-integration schema-check tools-spa tools-test clean-spa
 
 ## Build the SPA and the release binary, then serve on SQLite + ./data.
 run: build
@@ -15,6 +15,11 @@ build: spa
 
 spa: tools-spa
 	trunk build --release
+
+## Benchmarks against references measured in the same run (not part of `make test`).
+bench: build
+	scripts/install-tools.sh bench
+	bench/bench.sh
 
 tools-spa:
 	scripts/install-tools.sh spa

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# `make bench`: Packistry against a reference measured in the same run, on this machine.
+# Not part of `make test`: numbers are reported as ratios, never asserted.
+#
+#   composer p2 metadata   wrk -t2 -c64, token auth   vs nginx serving the same bytes as a
+#                                                       static file behind auth_basic {SSHA}
+#   composer dist 64 MiB   wrk -t2 -c8 throughput     vs nginx sendfile of the same file
+#
+# Everything listens on 127.0.0.1 only and stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${BENCH_DURATION:-10s}
+work=$(mktemp -d /tmp/packistry-bench.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+say() { printf '==> %s\n' "$*" >&2; }
+
+bin=./target/release/packistry
+export PACKISTRY_DATA_DIR="$work/data" PACKISTRY_LOG_LEVEL=warn
+port=$(free_port)
+export PACKISTRY_LISTEN="127.0.0.1:$port"
+base="http://127.0.0.1:$port"
+
+say "preparing Packistry on $base (SQLite + local files)"
+$bin repo create bench --format composer >/dev/null
+echo "bench-password-1" | $bin user create --email bench@example.com --role admin --password-stdin >/dev/null
+token=$($bin token create --user bench@example.com --name bench --all-repositories --role administrator)
+$bin serve >"$work/server.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+
+say "uploading 20 versions of acme/bench and a 64 MiB package"
+python3 - "$work" <<'PY'
+import json, os, sys, zipfile
+work = sys.argv[1]
+def package(path, name, version, extra_size=0):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("composer.json", json.dumps({
+            "name": name, "description": "benchmark package", "type": "library", "license": "MIT",
+            "require": {"php": ">=8.1", "psr/log": "^3.0"},
+            "autoload": {"psr-4": {"Acme\\Bench\\": "src/"}},
+        }))
+        z.writestr("src/Bench.php", "<?php\nnamespace Acme\\Bench;\nclass Bench {}\n")
+        if extra_size:
+            z.writestr(zipfile.ZipInfo("data.bin"), os.urandom(extra_size), zipfile.ZIP_STORED)
+package(f"{work}/small.zip", "acme/bench", "1.0.0")
+package(f"{work}/big.zip", "acme/big", "1.0.0", 64 * 1024 * 1024)
+PY
+for minor in $(seq 0 19); do
+  curl -sf -o /dev/null -H "Authorization: Bearer $token" -F file=@"$work/small.zip" -F version="1.$minor.0" "$base/composer/bench/acme/bench"
+done
+curl -sf -o /dev/null -H "Authorization: Bearer $token" -F file=@"$work/big.zip" -F version=1.0.0 "$base/composer/bench/acme/big"
+
+p2_path=/composer/bench/p2/acme/bench.json
+dist_path=/composer/bench/dists/acme/big/1.0.0.zip
+auth="Authorization: Basic $(printf 'token:%s' "$token" | base64 -w0)"
+
+say "nginx: the same bytes as static files behind auth_basic with an {SSHA} password"
+root="$work/www"
+mkdir -p "$root$(dirname $p2_path)" "$root$(dirname $dist_path)"
+curl -sf -H "$auth" "$base$p2_path" -o "$root$p2_path"
+curl -sf -H "$auth" "$base$dist_path" -o "$root$dist_path"
+TOKEN="$token" python3 -c 'import hashlib,base64,os;s=os.urandom(4);print("token:{SSHA}"+base64.b64encode(hashlib.sha1(os.environ["TOKEN"].encode()+s).digest()+s).decode())' > "$work/htpasswd"
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  default_type application/octet-stream;
+  types { application/json json; application/zip zip; }
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $root;
+    auth_basic "bench";
+    auth_basic_user_file $work/htpasswd;
+    etag on;
+  }
+}
+NGINX
+nginx -c "$work/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+nginx_base="http://127.0.0.1:$nginx_port"
+for _ in $(seq 100); do curl -sf -H "$auth" "$nginx_base$p2_path" >/dev/null && break; sleep 0.1; done
+cmp <(curl -sf -H "$auth" "$base$p2_path") <(curl -sf -H "$auth" "$nginx_base$p2_path") \
+  || { echo "the two servers do not serve the same p2 bytes" >&2; exit 1; }
+
+# wrk output → "requests/s p99_ms transfer_MiB/s"
+measure() { # url connections
+  local out
+  out=$(wrk -t2 -c"$2" -d"$DURATION" --latency -H "$auth" "$1")
+  echo "$out" >>"$work/wrk.log"
+  python3 - "$out" <<'PY'
+import re, sys
+out = sys.argv[1]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+def ms(text):
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+p99 = ms(re.search(r"99%\s+(\S+)", out).group(1))
+t = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
+mib = float(t.group(1)) * {"B": 1/1048576, "KB": 1/1024, "MB": 1, "GB": 1024}[t.group(2)]
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+if errors:
+    sys.exit(f"wrk saw {errors.group(1)} error responses")
+print(rps, p99, mib)
+PY
+}
+
+say "composer p2 metadata ($DURATION each)"
+read -r p_rps p_p99 _ < <(measure "$base$p2_path" 64)
+read -r n_rps n_p99 _ < <(measure "$nginx_base$p2_path" 64)
+say "composer dist 64 MiB ($DURATION each)"
+read -r _ _ p_mib < <(measure "$base$dist_path" 8)
+read -r _ _ n_mib < <(measure "$nginx_base$dist_path" 8)
+
+python3 - "$p_rps" "$n_rps" "$p_p99" "$n_p99" "$p_mib" "$n_mib" <<'PY'
+import sys
+p_rps, n_rps, p_p99, n_p99, p_mib, n_mib = map(float, sys.argv[1:])
+rows = [
+    ("composer p2 requests/s (token auth)", f"{p_rps:,.0f}", f"{n_rps:,.0f}", p_rps / n_rps, "≥ 0.90×", p_rps / n_rps >= 0.9),
+    ("composer p2 p99 latency (ms)", f"{p_p99:.2f}", f"{n_p99:.2f}", p_p99 / n_p99, "≤ 1.50×", p_p99 / n_p99 <= 1.5),
+    ("composer dist 64 MiB (MiB/s)", f"{p_mib:,.0f}", f"{n_mib:,.0f}", p_mib / n_mib, "≥ 0.90×", p_mib / n_mib >= 0.9),
+]
+print()
+print(f"{'benchmark':<40} {'packistry':>12} {'nginx':>12} {'ratio':>8}  goal")
+print("-" * 88)
+for name, ours, theirs, ratio, goal, met in rows:
+    print(f"{name:<40} {ours:>12} {theirs:>12} {ratio:>7.2f}×  {goal} {'met' if met else 'NOT met'}")
+PY
