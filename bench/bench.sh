@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 
 DURATION=${BENCH_DURATION:-10s}
 work=$(mktemp -d /tmp/packistry-bench.XXXXXX)
+# nginx workers run as an unprivileged user: they must be able to read the files.
+chmod 755 "$work"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -68,6 +70,7 @@ root="$work/www"
 mkdir -p "$root$(dirname $p2_path)" "$root$(dirname $dist_path)"
 curl -sf -H "$auth" "$base$p2_path" -o "$root$p2_path"
 curl -sf -H "$auth" "$base$dist_path" -o "$root$dist_path"
+chmod -R a+rX "$root"
 TOKEN="$token" python3 -c 'import hashlib,base64,os;s=os.urandom(4);print("token:{SSHA}"+base64.b64encode(hashlib.sha1(os.environ["TOKEN"].encode()+s).digest()+s).decode())' > "$work/htpasswd"
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"

@@ -2,7 +2,7 @@
 # Installs what the build and the tests need, skipping whatever is already there.
 #   scripts/install-tools.sh spa    the wasm target, Trunk, wasm-bindgen-cli, binaryen
 #   scripts/install-tools.sh test   all of the above, plus clippy/rustfmt, Chromium,
-#                                   playwright-core, composer, and a running PostgreSQL
+#                                   playwright-core, composer, maven, and a running PostgreSQL
 #   scripts/install-tools.sh bench  wrk and nginx for `make bench`
 # Versions are those proven in ../shared/TOOLCHAIN.md. Idempotent: safe to run every time.
 set -euo pipefail
@@ -72,6 +72,14 @@ install_test_tools() {
   # Real package clients (TOOLCHAIN.md).
   if ! command -v composer >/dev/null || ! php -m 2>/dev/null | grep -qx zip || ! command -v unzip >/dev/null; then
     apt_install php-cli php-zip composer unzip
+  fi
+
+  # Maven 3.8 with Debian's plugins, used offline through file:///usr/share/maven-repo.
+  local plugins=(libmaven-deploy-plugin-java libmaven-install-plugin-java libmaven-resources-plugin-java
+    libmaven-compiler-plugin-java libmaven-jar-plugin-java libsurefire-java
+    libmaven-dependency-plugin-java libmaven-clean-plugin-java)
+  if ! command -v mvn >/dev/null || ! dpkg -s "${plugins[@]}" >/dev/null 2>&1; then
+    apt_install maven "${plugins[@]}"
   fi
 
   command -v createdb >/dev/null || apt_install postgresql-client

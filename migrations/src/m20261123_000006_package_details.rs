@@ -1,6 +1,7 @@
-//! What Composer and the package pages need beyond the first package tables: the SHA-1 of a
-//! blob (Composer's `dist.shasum`, Maven's `.sha1`), a version's readme, and an index for
-//! per-day download counts.
+//! What Composer, Maven and the package pages need beyond the first package tables: a blob's
+//! MD5, SHA-1 and SHA-512 beside its SHA-256 (Composer's `dist.shasum`, Maven's checksum
+//! files), a version's readme, a repository's snapshot retention, and an index for per-day
+//! download counts.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -15,6 +16,30 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(Blobs::Table)
                     .add_column(string_null(Blobs::Sha1))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Blobs::Table)
+                    .add_column(string_null(Blobs::Md5))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Blobs::Table)
+                    .add_column(string_null(Blobs::Sha512))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Repositories::Table)
+                    .add_column(integer_null(Repositories::SnapshotRetention))
                     .to_owned(),
             )
             .await?;
@@ -52,11 +77,22 @@ impl MigrationTrait for Migration {
         manager
             .alter_table(
                 Table::alter()
-                    .table(Blobs::Table)
-                    .drop_column(Blobs::Sha1)
+                    .table(Repositories::Table)
+                    .drop_column(Repositories::SnapshotRetention)
                     .to_owned(),
             )
-            .await
+            .await?;
+        for column in [Blobs::Sha1, Blobs::Md5, Blobs::Sha512] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Blobs::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -64,6 +100,14 @@ impl MigrationTrait for Migration {
 enum Blobs {
     Table,
     Sha1,
+    Md5,
+    Sha512,
+}
+
+#[derive(DeriveIden)]
+enum Repositories {
+    Table,
+    SnapshotRetention,
 }
 
 #[derive(DeriveIden)]

@@ -26,6 +26,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/metrics", get(metrics::render))
         .merge(graphql)
         .merge(crate::protocols::composer::router())
+        .merge(crate::protocols::maven::router())
         .fallback(spa::serve)
         .layer(DefaultBodyLimit::max(
             usize::try_from(state.config.max_body_size).unwrap_or(usize::MAX),

@@ -1,6 +1,7 @@
 //! Package-manager protocols, each on its own routes and in its own wire format.
 
 pub mod composer;
+pub mod maven;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};

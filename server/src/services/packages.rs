@@ -144,39 +144,8 @@ pub async fn publish(
     let repository_id = repository.id;
     let txn = db.begin().await?;
     let written = async {
-        blobs::Entity::insert(blobs::ActiveModel {
-            digest: Set(new.file.sha256.clone()),
-            size: Set(new.file.size as i64),
-            sha1: Set(Some(new.file.sha1.clone())),
-            created_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::column(blobs::Column::Digest)
-                .do_nothing()
-                .to_owned(),
-        )
-        .do_nothing()
-        .exec(&txn)
-        .await?;
-
-        packages::Entity::insert(packages::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            repository_id: Set(repository_id),
-            name: Set(new.package_name.to_owned()),
-            description: Set(new.description.clone()),
-            source_id: Set(None),
-            source_project: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::columns([packages::Column::RepositoryId, packages::Column::Name])
-                .do_nothing()
-                .to_owned(),
-        )
-        .do_nothing()
-        .exec(&txn)
-        .await?;
+        ensure_blob(&txn, new.file, now).await?;
+        ensure_package(&txn, repository_id, new.package_name, &new.description, now).await?;
         let package = find(&txn, repository_id, new.package_name)
             .await?
             .ok_or_else(|| Error::internal(anyhow::anyhow!("package row vanished")))?;
@@ -273,6 +242,235 @@ pub async fn publish(
     )
     .await?;
     Ok((package, version))
+}
+
+/// The blob row of a committed staged file; nothing when it is already known.
+async fn ensure_blob(
+    txn: &impl ConnectionTrait,
+    file: &Staged,
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    blobs::Entity::insert(blobs::ActiveModel {
+        digest: Set(file.sha256.clone()),
+        size: Set(file.size as i64),
+        sha1: Set(Some(file.sha1.clone())),
+        md5: Set(Some(file.md5.clone())),
+        sha512: Set(Some(file.sha512.clone())),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(blobs::Column::Digest)
+            .do_nothing()
+            .to_owned(),
+    )
+    .do_nothing()
+    .exec(txn)
+    .await?;
+    Ok(())
+}
+
+/// The package row, created when missing (concurrent creators agree on one row).
+async fn ensure_package(
+    txn: &impl ConnectionTrait,
+    repository_id: Uuid,
+    name: &str,
+    description: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    packages::Entity::insert(packages::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        repository_id: Set(repository_id),
+        name: Set(name.to_owned()),
+        description: Set(description.to_owned()),
+        source_id: Set(None),
+        source_project: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([packages::Column::RepositoryId, packages::Column::Name])
+            .do_nothing()
+            .to_owned(),
+    )
+    .do_nothing()
+    .exec(txn)
+    .await?;
+    Ok(())
+}
+
+/// What to do when a file of the same name already exists in the version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenExists {
+    /// Refuse with a conflict (immutable releases).
+    Conflict,
+    /// Replace it (snapshots, or an administrator's explicit overwrite).
+    Replace,
+}
+
+/// One file added to a version, creating package and version as needed.
+pub struct NewFile<'a> {
+    pub package_name: &'a str,
+    pub version: &'a str,
+    pub version_normalized: &'a str,
+    /// Keys merged into the version's metadata.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub file_name: &'a str,
+    pub media_type: &'a str,
+    pub file: &'a Staged,
+    pub when_exists: WhenExists,
+}
+
+/// Add a file to a version (Maven's one-file-at-a-time deploys). The blob is committed
+/// first, then the rows in one transaction. The caller has checked the permissions.
+pub async fn put_file(
+    db: &DatabaseConnection,
+    blob_store: &BlobStore,
+    actor: &Actor,
+    repository: &repositories::Model,
+    new: NewFile<'_>,
+) -> Result<(packages::Model, package_versions::Model, bool)> {
+    blob_store.commit(new.file).await.map_err(Error::internal)?;
+    let _turn = write_turn(db).await;
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    let written = async {
+        ensure_blob(&txn, new.file, now).await?;
+        ensure_package(&txn, repository.id, new.package_name, "", now).await?;
+        let package = find(&txn, repository.id, new.package_name)
+            .await?
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("package row vanished")))?;
+        package_versions::Entity::insert(package_versions::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            package_id: Set(package.id),
+            version: Set(new.version.to_owned()),
+            version_normalized: Set(new.version_normalized.to_owned()),
+            metadata: Set(serde_json::Value::Object(Default::default())),
+            readme: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                package_versions::Column::PackageId,
+                package_versions::Column::Version,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .do_nothing()
+        .exec(&txn)
+        .await?;
+        let version = package_versions::Entity::find()
+            .filter(package_versions::Column::PackageId.eq(package.id))
+            .filter(package_versions::Column::Version.eq(new.version))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("version row vanished")))?;
+        let existing = version_files::Entity::find()
+            .filter(version_files::Column::VersionId.eq(version.id))
+            .filter(version_files::Column::Name.eq(new.file_name))
+            .one(&txn)
+            .await?;
+        let replaced = existing.is_some();
+        if let Some(existing) = existing {
+            if new.when_exists == WhenExists::Conflict {
+                return Err(Error::conflict(format!(
+                    "{} already exists in {} {}; releases are immutable \
+                     (an administrator may overwrite it)",
+                    new.file_name, new.package_name, new.version
+                )));
+            }
+            version_files::Entity::delete_by_id(existing.id)
+                .exec(&txn)
+                .await?;
+        }
+        version_files::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            version_id: Set(version.id),
+            name: Set(new.file_name.to_owned()),
+            blob_digest: Set(new.file.sha256.clone()),
+            size: Set(new.file.size as i64),
+            media_type: Set(new.media_type.to_owned()),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await
+        .map_err(|err| {
+            if crate::error::is_unique_violation(&err) {
+                Error::conflict(format!("{} was uploaded at the same time", new.file_name))
+            } else {
+                err.into()
+            }
+        })?;
+        let mut metadata = match &version.metadata {
+            serde_json::Value::Object(map) => map.clone(),
+            _ => Default::default(),
+        };
+        metadata.extend(new.metadata.clone());
+        let mut touched: package_versions::ActiveModel = version.into();
+        touched.metadata = Set(serde_json::Value::Object(metadata));
+        touched.updated_at = Set(now);
+        let version = touched.update(&txn).await?;
+        let mut touched: packages::ActiveModel = package.into();
+        touched.updated_at = Set(now);
+        let package = touched.update(&txn).await?;
+        Ok::<_, Error>((package, version, replaced))
+    }
+    .await;
+    let (package, version, replaced) = match written {
+        Ok(written) => {
+            txn.commit().await?;
+            written
+        }
+        Err(err) => {
+            txn.rollback().await.ok();
+            return Err(err);
+        }
+    };
+    audit::record(
+        db,
+        actor,
+        if replaced {
+            "file.overwrite"
+        } else {
+            "file.upload"
+        },
+        Target {
+            kind: "package",
+            id: Some(package.id.to_string()),
+            name: &package.name,
+        },
+        serde_json::json!({
+            "repository": repository.name,
+            "version": version.version,
+            "file": new.file_name,
+            "sha256": new.file.sha256,
+            "size": new.file.size,
+        }),
+    )
+    .await?;
+    Ok((package, version, replaced))
+}
+
+/// Remove files of a version by name (snapshot retention); the version goes when empty.
+pub async fn remove_files(
+    db: &DatabaseConnection,
+    version: &package_versions::Model,
+    names: &[String],
+) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let _turn = write_turn(db).await;
+    version_files::Entity::delete_many()
+        .filter(version_files::Column::VersionId.eq(version.id))
+        .filter(version_files::Column::Name.is_in(names.iter().cloned()))
+        .exec(db)
+        .await?;
+    let mut touched: package_versions::ActiveModel = version.clone().into();
+    touched.updated_at = Set(Utc::now());
+    touched.update(db).await?;
+    Ok(())
 }
 
 /// Delete one version (administrators); the package's metadata changes at once.

@@ -100,6 +100,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         format: Set(new.format.as_str().to_owned()),
         visibility: Set(new.visibility.as_str().to_owned()),
         description: Set(new.description.trim().to_owned()),
+        snapshot_retention: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -18,7 +18,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, PutPayload, WriteMultipart};
 use sha1::Sha1;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{ConfigError, StorageUrl};
@@ -125,6 +125,8 @@ impl BlobStore {
             guard: StagingGuard(path),
             sha256: Sha256::new(),
             sha1: Sha1::new(),
+            md5: md5::Md5::new(),
+            sha512: Sha512::new(),
             size: 0,
             limit,
         })
@@ -240,6 +242,8 @@ pub struct Staging {
     guard: StagingGuard,
     sha256: Sha256,
     sha1: Sha1,
+    md5: md5::Md5,
+    sha512: Sha512,
     size: u64,
     limit: u64,
 }
@@ -252,6 +256,8 @@ impl Staging {
         }
         self.sha256.update(chunk);
         self.sha1.update(chunk);
+        self.md5.update(chunk);
+        self.sha512.update(chunk);
         if let Some(file) = self.file.as_mut() {
             file.write_all(chunk).await?;
         }
@@ -266,6 +272,8 @@ impl Staging {
         Ok(Staged {
             sha256: hex::encode(self.sha256.finalize()),
             sha1: hex::encode(self.sha1.finalize()),
+            md5: hex::encode(self.md5.finalize()),
+            sha512: hex::encode(self.sha512.finalize()),
             size: self.size,
             guard: self.guard,
         })
@@ -278,6 +286,8 @@ impl Staging {
 pub struct Staged {
     pub sha256: String,
     pub sha1: String,
+    pub md5: String,
+    pub sha512: String,
     pub size: u64,
     guard: StagingGuard,
 }

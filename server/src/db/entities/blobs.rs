@@ -8,6 +8,8 @@ pub struct Model {
     pub digest: String,
     pub size: i64,
     pub sha1: Option<String>,
+    pub md5: Option<String>,
+    pub sha512: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

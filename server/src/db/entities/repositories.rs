@@ -10,6 +10,8 @@ pub struct Model {
     pub format: String,
     pub visibility: String,
     pub description: String,
+    /// Maven: keep the last N builds of each SNAPSHOT version (none: keep all).
+    pub snapshot_retention: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
