@@ -267,3 +267,49 @@ async fn uploads_and_browses_a_composer_package_in_the_spa() {
         "{p2}"
     );
 }
+
+#[tokio::test]
+async fn shows_maven_setup_retention_and_files_in_the_spa() {
+    if !browser::available() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.create_user("lead@example.com", "admin", "browser-password");
+    env.cli_ok(&["repo", "create", "java", "--format", "maven"]);
+    let token = env.cli_ok(&[
+        "token",
+        "create",
+        "--user",
+        "lead@example.com",
+        "--name",
+        "t",
+        "--all-repositories",
+        "--role",
+        "administrator",
+    ]);
+    let server = env.start();
+    for (file, body) in [
+        ("lib-1.0.jar", "jar bytes"),
+        (
+            "lib-1.0.pom",
+            "<project><packaging>jar</packaging></project>",
+        ),
+    ] {
+        let response = packistry_tests::client()
+            .put(server.url(&format!("/maven/java/org/example/lib/1.0/{file}")))
+            .basic_auth("token", Some(&token))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    browser::run_against(
+        &server,
+        "maven.mjs",
+        "lead@example.com",
+        "browser-password",
+        &[],
+    )
+    .await;
+}

@@ -541,3 +541,121 @@ async fn policies_checksums_challenges_and_browsing() {
     let (status, _, _) = get(&s.server, "/maven/java/org/nothing/", Some(&s.admin)).await;
     assert_eq!(status, 404);
 }
+
+async fn graphql(server: &TestServer, token: &str, query: &str) -> serde_json::Value {
+    client()
+        .post(server.url("/graphql"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn snapshot_retention_and_maven_packages_in_graphql() {
+    let s = setup();
+    let set = graphql(
+        &s.server,
+        &s.admin,
+        "mutation { updateRepository(input: { name: \"java\", snapshotRetention: 2 }) { snapshotRetention } }",
+    )
+    .await;
+    assert_eq!(
+        set["data"]["updateRepository"]["snapshotRetention"], 2,
+        "{set}"
+    );
+
+    let folder = "/maven/java/org/example/lib/1.0-SNAPSHOT";
+    for build in 1..=3 {
+        for extension in ["jar", "pom"] {
+            let body = if extension == "pom" {
+                b"<project><packaging>jar</packaging></project>".to_vec()
+            } else {
+                format!("build {build}").into_bytes()
+            };
+            let path = format!("{folder}/lib-1.0-20261123.10000{build}-{build}.{extension}");
+            assert_eq!(
+                put(&s.server, &path, &s.uploader, body).await.0,
+                201,
+                "{path}"
+            );
+        }
+    }
+    // Retention runs in the background after the deploy.
+    let oldest = format!("{folder}/lib-1.0-20261123.100001-1.jar");
+    let mut status = 0;
+    for _ in 0..40 {
+        status = get(&s.server, &oldest, Some(&s.reader)).await.0;
+        if status == 404 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 404, "the oldest build is removed");
+    for build in 2..=3 {
+        let path = format!("{folder}/lib-1.0-20261123.10000{build}-{build}.jar");
+        assert_eq!(
+            get(&s.server, &path, Some(&s.reader)).await.0,
+            200,
+            "{path}"
+        );
+    }
+    let (_, xml, _) = get(
+        &s.server,
+        &format!("{folder}/maven-metadata.xml"),
+        Some(&s.reader),
+    )
+    .await;
+    let xml = String::from_utf8(xml).unwrap();
+    assert!(
+        xml.contains("<buildNumber>3</buildNumber>") && !xml.contains("100001-1"),
+        "{xml}"
+    );
+
+    let release = "/maven/java/org/example/lib/0.9/lib-0.9.jar";
+    assert_eq!(
+        put(&s.server, release, &s.uploader, b"release".to_vec())
+            .await
+            .0,
+        201
+    );
+    let listed = graphql(
+        &s.server,
+        &s.admin,
+        "{ packages(repository: \"java\") { edges { node { name latestVersion versionCount } } } package(repository: \"java\", name: \"org.example:lib\") { versions { version stability files { name size url } } } }",
+    )
+    .await;
+    assert_eq!(
+        listed["data"]["packages"]["edges"][0]["node"],
+        serde_json::json!({ "name": "org.example:lib", "latestVersion": "1.0-SNAPSHOT", "versionCount": 2 }),
+        "{listed}"
+    );
+    let versions = &listed["data"]["package"]["versions"];
+    assert_eq!(versions[0]["version"], "1.0-SNAPSHOT");
+    assert_eq!(versions[0]["stability"], "snapshot");
+    assert_eq!(versions[0]["files"].as_array().unwrap().len(), 4);
+    assert_eq!(versions[1]["files"][0]["url"], s.server.url(release));
+    assert_eq!(versions[1]["files"][0]["size"], 7);
+
+    let deleted = graphql(
+        &s.server,
+        &s.admin,
+        "mutation { deletePackageVersion(repository: \"java\", package: \"org.example:lib\", version: \"0.9\") }",
+    )
+    .await;
+    assert_eq!(deleted["data"]["deletePackageVersion"], true, "{deleted}");
+    assert_eq!(get(&s.server, release, Some(&s.reader)).await.0, 404);
+    let (_, xml, _) = get(
+        &s.server,
+        "/maven/java/org/example/lib/maven-metadata.xml",
+        Some(&s.reader),
+    )
+    .await;
+    assert!(!String::from_utf8(xml)
+        .unwrap()
+        .contains("<version>0.9</version>"));
+}

@@ -26,6 +26,20 @@ fn host_of(base: &str) -> String {
         .to_owned()
 }
 
+/// `532 B`, `4.2 KiB`, `64.0 MiB`.
+fn human_size(bytes: i64) -> String {
+    let bytes = bytes as f64;
+    if bytes < 1024.0 {
+        format!("{bytes} B")
+    } else if bytes < 1024.0 * 1024.0 {
+        format!("{:.1} KiB", bytes / 1024.0)
+    } else if bytes < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.1} MiB", bytes / 1024.0 / 1024.0)
+    } else {
+        format!("{:.1} GiB", bytes / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
 /// A copyable block of text.
 #[component]
 fn Snippet(title: &'static str, testid: &'static str, text: String) -> impl IntoView {
@@ -73,6 +87,36 @@ pub fn ComposerSetup(repository: String) -> impl IntoView {
                     <Snippet title="composer.json" testid="composer-json" text=composer_json />
                     <Snippet title="auth.json (a personal or deploy token)" testid="auth-json" text=auth_json />
                     <Snippet title="Upload a package" testid="upload-command" text=upload />
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// How to use a Maven repository from this server: settings.xml, the repository and
+/// distributionManagement entries of a pom.xml.
+#[component]
+pub fn MavenSetup(repository: String) -> impl IntoView {
+    let base = base_url();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || base.get().map(|base| {
+                let url = format!("{base}/maven/{repository}");
+                let id = format!("packistry-{repository}");
+                let settings = format!(
+                    "<settings>\n  <servers>\n    <server>\n      <id>{id}</id>\n      <username>token</username>\n      <password>pkpat-…</password>\n    </server>\n  </servers>\n</settings>"
+                );
+                let repositories = format!(
+                    "<repositories>\n  <repository>\n    <id>{id}</id>\n    <url>{url}</url>\n    <snapshots><enabled>true</enabled></snapshots>\n  </repository>\n</repositories>"
+                );
+                let distribution = format!(
+                    "<distributionManagement>\n  <repository>\n    <id>{id}</id>\n    <url>{url}</url>\n  </repository>\n  <snapshotRepository>\n    <id>{id}</id>\n    <url>{url}</url>\n  </snapshotRepository>\n</distributionManagement>"
+                );
+                view! {
+                    <h2>"Use it with Maven"</h2>
+                    <Snippet title="~/.m2/settings.xml (a personal or deploy token)" testid="maven-settings" text=settings />
+                    <Snippet title="pom.xml: resolve from it" testid="maven-repository" text=repositories />
+                    <Snippet title="pom.xml: deploy to it (mvn deploy)" testid="maven-distribution" text=distribution />
                 }
             })}
         </Suspense>
@@ -212,12 +256,13 @@ fn DownloadsChart(days: Vec<package::PackagePackageDownloads>) -> impl IntoView 
 pub fn PackagePage() -> impl IntoView {
     let params = use_params_map();
     let repository = move || params.read().get("name").unwrap_or_default();
+    // Composer names have a slash (`vendor/name`, two route segments); Maven's do not.
     let name = move || {
-        format!(
-            "{}/{}",
-            params.read().get("vendor").unwrap_or_default(),
-            params.read().get("package").unwrap_or_default()
-        )
+        let params = params.read();
+        match params.get("vendor") {
+            Some(vendor) => format!("{vendor}/{}", params.get("package").unwrap_or_default()),
+            None => params.get("package").unwrap_or_default(),
+        }
     };
     let (reload, set_reload) = signal(0u32);
     let (selected, set_selected) = signal(None::<String>);
@@ -300,14 +345,14 @@ pub fn PackagePage() -> impl IntoView {
                                     {versions.into_iter().map(|v| {
                                         let pick = v.version.clone();
                                         let remove = v.version.clone();
-                                        let size = v.files.first().map(|f| f.size).unwrap_or(0);
+                                        let size: i64 = v.files.iter().map(|f| f.size).sum();
                                         view! {
                                             <tr data-version=v.version.clone()>
                                                 <td><a href="#" on:click=move |ev| { ev.prevent_default(); set_selected.set(Some(pick.clone())); }>{v.version.clone()}</a></td>
                                                 <td>{v.stability.clone()}</td>
                                                 <td>{v.created_at.chars().take(10).collect::<String>()}</td>
                                                 <td>{v.downloads}</td>
-                                                <td>{format!("{:.1} KiB", size as f64 / 1024.0)}</td>
+                                                <td>{human_size(size)}</td>
                                                 <td>
                                                     <Show when=move || administer>
                                                         {
@@ -323,7 +368,7 @@ pub fn PackagePage() -> impl IntoView {
                             </table>
                             {move || current().map(|v| view! {
                                 <h2 data-testid="selected-version">{format!("{} {}", p.name, v.version)}</h2>
-                                <div class="columns">
+                                <div class="columns" class:hidden=v.requires.is_empty() && v.dev_requires.is_empty()>
                                     <div>
                                         <h3>"Requires"</h3>
                                         <ul data-testid="requires">
@@ -337,7 +382,25 @@ pub fn PackagePage() -> impl IntoView {
                                         </ul>
                                     </div>
                                 </div>
-                                {v.files.first().and_then(|f| f.url.clone()).map(|url| view! { <p><a href=url rel="external" download="">"Download zip"</a></p> })}
+                                <h3>"Files"</h3>
+                                <table class="list" data-testid="file-list">
+                                    <thead><tr><th>"File"</th><th>"Size"</th><th>"SHA-256"</th></tr></thead>
+                                    <tbody>
+                                        {v.files.iter().map(|f| {
+                                            let label = if f.name == "dist.zip" { "Download zip".to_owned() } else { f.name.clone() };
+                                            view! {
+                                                <tr data-file=f.name.clone()>
+                                                    <td>{match f.url.clone() {
+                                                        Some(url) => view! { <a href=url rel="external" download="">{label}</a> }.into_any(),
+                                                        None => view! { <span>{label}</span> }.into_any(),
+                                                    }}</td>
+                                                    <td>{human_size(f.size)}</td>
+                                                    <td><code class="digest">{f.sha256.chars().take(16).collect::<String>()}"…"</code></td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
                                 {v.readme_html.clone().map(|html| view! { <article class="readme" data-testid="readme" inner_html=html></article> })}
                             })}
                             <Show when=move || administer>

@@ -4,12 +4,13 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 
+use crate::api::update_repository;
 use crate::api::{
     self, create_repository as create, grant_role, repositories as list, repository_grants,
     revoke_role,
 };
 use crate::pages::deploy_tokens::DeployTokens;
-use crate::pages::packages::{ComposerSetup, PackageList, UploadPackage};
+use crate::pages::packages::{ComposerSetup, MavenSetup, PackageList, UploadPackage};
 use crate::session::{use_session, Session};
 
 fn word(value: impl std::fmt::Debug) -> String {
@@ -211,6 +212,10 @@ pub fn RepositoryPage() -> impl IntoView {
                         let may_list = repo.permissions.contains(&list::Permission::LIST);
                         let may_upload = repo.permissions.contains(&list::Permission::UPLOAD);
                         let composer = repo.format == list::Format::COMPOSER;
+                        let maven = repo.format == list::Format::MAVEN;
+                        let maven_name = repo.name.clone();
+                        let retention_name = repo.name.clone();
+                        let retention = repo.snapshot_retention;
                         let repo_name = repo.name.clone();
                         let upload_name = repo.name.clone();
                         let list_name = repo.name.clone();
@@ -219,6 +224,12 @@ pub fn RepositoryPage() -> impl IntoView {
                             <p class="muted">{word(&repo.format)} " · " {word(&repo.visibility)} " · you may " {repo.permissions.iter().map(word).collect::<Vec<_>>().join(", ")}</p>
                             <Show when=move || composer>
                                 <ComposerSetup repository=repo_name.clone() />
+                            </Show>
+                            <Show when=move || maven>
+                                <MavenSetup repository=maven_name.clone() />
+                            </Show>
+                            <Show when=move || maven && administer>
+                                <SnapshotRetention repository=retention_name.clone() current=retention />
                             </Show>
                             <Show when=move || composer && may_upload>
                                 <UploadPackage repository=upload_name.clone() on_done=Callback::new(move |()| set_packages_reload.update(|n| *n += 1)) />
@@ -292,5 +303,62 @@ pub fn RepositoryPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// A Maven repository's SNAPSHOT retention (administrators).
+#[component]
+fn SnapshotRetention(repository: String, current: Option<i64>) -> impl IntoView {
+    let (keep, set_keep) = signal(current.map(|n| n.to_string()).unwrap_or_default());
+    let (message, set_message) = signal(None::<Result<String, String>>);
+    let on_save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let text = keep.get_untracked();
+        let value = text.trim();
+        let retention = if value.is_empty() {
+            None
+        } else {
+            match value.parse::<i64>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    set_message.set(Some(Err(
+                        "give a number of builds, or leave it empty to keep all".into(),
+                    )));
+                    return;
+                }
+            }
+        };
+        let variables = update_repository::Variables {
+            input: update_repository::UpdateRepositoryInput {
+                name: repository.clone(),
+                description: None,
+                visibility: None,
+                snapshot_retention: retention,
+            },
+        };
+        spawn_local(async move {
+            match api::run::<api::UpdateRepository>(variables).await {
+                Ok(data) => {
+                    set_message.set(Some(Ok(match data.update_repository.snapshot_retention {
+                        Some(n) => format!("keeping the last {n} builds of each SNAPSHOT"),
+                        None => "keeping every SNAPSHOT build".into(),
+                    })))
+                }
+                Err(err) => set_message.set(Some(Err(err.message))),
+            }
+        });
+    };
+    view! {
+        <form class="panel" on:submit=on_save>
+            <h2>"SNAPSHOT retention"</h2>
+            <label>"Builds to keep per SNAPSHOT version (empty: all)"
+                <input name="snapshot-retention" inputmode="numeric" prop:value=keep on:input=move |ev| set_keep.set(event_target_value(&ev)) />
+            </label>
+            {move || message.get().map(|m| match m {
+                Ok(text) => view! { <p class="ok" role="status">{text}</p> }.into_any(),
+                Err(text) => view! { <p class="error" role="alert">{text}</p> }.into_any(),
+            })}
+            <button type="submit">"Save"</button>
+        </form>
     }
 }

@@ -15,6 +15,9 @@ use super::types::{connection, page_bounds};
 use crate::db::entities::{package_versions, packages, repositories};
 use crate::error::Error;
 use crate::protocols::composer::{self, archive, version};
+use crate::protocols::encode_segment;
+use crate::protocols::maven::metadata as maven_metadata;
+use crate::protocols::maven::path::package_folders;
 use crate::services::access::{Access, PackageScope};
 use crate::services::downloads;
 use crate::services::packages as service;
@@ -68,7 +71,7 @@ pub struct PackageVersion {
     pub package: String,
     pub version: String,
     pub version_normalized: String,
-    /// dev, alpha, beta, RC or stable.
+    /// Composer: dev, alpha, beta, RC or stable. Maven: snapshot or release.
     pub stability: String,
     pub created_at: DateTime<Utc>,
     /// The format's own metadata (composer.json as uploaded).
@@ -159,7 +162,10 @@ impl Package {
     async fn versions(&self, ctx: &Context<'_>) -> Result<Vec<PackageVersion>> {
         let call = Call::of(ctx)?;
         let rows = service::versions(&call.state.db, self.package_id).await?;
-        Ok(version_objects(call.state, &self.repository, &self.name, rows).await?)
+        let repository = repository_service::find_by_name(&call.state.db, &self.repository)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no repository named {}", self.repository)))?;
+        Ok(version_objects(call.state, &repository, &self.name, rows).await?)
     }
 
     /// Downloads per day over the last `days` days (default 30, at most 365), oldest first.
@@ -205,11 +211,18 @@ fn links(metadata: &Value, key: &str) -> Vec<Link> {
 /// Versions as API objects, newest first, with files and download counts in two queries.
 async fn version_objects(
     state: &SharedState,
-    repository: &str,
+    repository: &repositories::Model,
     package: &str,
     mut rows: Vec<package_versions::Model>,
 ) -> Result<Vec<PackageVersion>, Error> {
-    rows.sort_by(|a, b| version::compare_normalized(&a.version_normalized, &b.version_normalized));
+    let maven = repository.format() == Some(packistry_shared::Format::Maven);
+    if maven {
+        rows.sort_by(|a, b| maven_metadata::compare(&b.version, &a.version));
+    } else {
+        rows.sort_by(|a, b| {
+            version::compare_normalized(&a.version_normalized, &b.version_normalized)
+        });
+    }
     let ids: Vec<Uuid> = rows.iter().map(|v| v.id).collect();
     let files = service::files_of(&state.db, &ids).await?;
     let totals = downloads::totals(&state.db, &ids).await?;
@@ -218,9 +231,15 @@ async fn version_objects(
         .map(|row| PackageVersion {
             id: ID(row.id.to_string()),
             package: package.to_owned(),
-            stability: version::stability(&row.version_normalized)
-                .as_str()
-                .to_owned(),
+            stability: if !maven {
+                version::stability(&row.version_normalized)
+                    .as_str()
+                    .to_owned()
+            } else if row.version.ends_with("-SNAPSHOT") {
+                "snapshot".to_owned()
+            } else {
+                "release".to_owned()
+            },
             requires: links(&row.metadata, "require"),
             dev_requires: links(&row.metadata, "require-dev"),
             files: files
@@ -232,13 +251,24 @@ async fn version_objects(
                     sha256: f.blob_digest.clone(),
                     sha1: blob.as_ref().and_then(|b| b.sha1.clone()),
                     media_type: f.media_type.clone(),
-                    url: Some(composer::dist_url(
-                        state,
-                        "composer",
-                        repository,
-                        package,
-                        &row.version,
-                    )),
+                    url: Some(if maven {
+                        format!(
+                            "{}/maven/{}/{}/{}/{}",
+                            state.base_url,
+                            encode_segment(&repository.name),
+                            package_folders(package).join("/"),
+                            encode_segment(&row.version),
+                            encode_segment(&f.name)
+                        )
+                    } else {
+                        composer::dist_url(
+                            state,
+                            "composer",
+                            &repository.name,
+                            package,
+                            &row.version,
+                        )
+                    }),
                 })
                 .collect(),
             downloads: totals.get(&row.id).copied().unwrap_or(0),
@@ -484,7 +514,7 @@ impl PackageMutation {
         )
         .await?;
         Ok(
-            version_objects(state, &repository.name, &package.name, vec![published])
+            version_objects(state, &repository, &package.name, vec![published])
                 .await?
                 .remove(0),
         )

@@ -109,6 +109,8 @@ pub struct Repository {
     pub permissions: Vec<Permission>,
     /// The caller's own role here, as a user, if any.
     pub my_role: Option<RepositoryRole>,
+    /// Maven: how many builds of each SNAPSHOT version are kept (null: all).
+    pub snapshot_retention: Option<i32>,
 }
 
 impl Repository {
@@ -126,6 +128,7 @@ impl Repository {
                 .map(Permission::from)
                 .collect(),
             my_role: access.role_on(row.id).map(RepositoryRole::from),
+            snapshot_retention: row.snapshot_retention,
         }
     }
 }
@@ -152,6 +155,9 @@ pub struct UpdateRepositoryInput {
     pub name: String,
     pub description: Option<String>,
     pub visibility: Option<Visibility>,
+    /// Maven: keep the last N builds of each SNAPSHOT version (older builds are removed after
+    /// each deploy); null keeps every build. Omitted: unchanged.
+    pub snapshot_retention: async_graphql::MaybeUndefined<i32>,
 }
 
 /// Whom a role is granted to: exactly one of `userEmail` and `groupName`.
@@ -256,6 +262,11 @@ impl RepositoryMutation {
             RepositoryChanges {
                 description: input.description,
                 visibility: input.visibility.map(Into::into),
+                snapshot_retention: match input.snapshot_retention {
+                    async_graphql::MaybeUndefined::Undefined => None,
+                    async_graphql::MaybeUndefined::Null => Some(None),
+                    async_graphql::MaybeUndefined::Value(n) => Some(Some(n)),
+                },
             },
         )
         .await?;

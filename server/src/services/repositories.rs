@@ -144,6 +144,8 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 pub struct RepositoryChanges {
     pub description: Option<String>,
     pub visibility: Option<Visibility>,
+    /// Maven: keep the last N builds per SNAPSHOT version; `Some(None)` keeps all.
+    pub snapshot_retention: Option<Option<i32>>,
 }
 
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
@@ -163,6 +165,14 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(visibility) = changes.visibility {
         row.visibility = Set(visibility.as_str().to_owned());
     }
+    if let Some(retention) = changes.snapshot_retention {
+        if retention.is_some_and(|n| !(1..=10_000).contains(&n)) {
+            return Err(Error::bad_input(
+                "snapshotRetention: keep between 1 and 10000 builds, or null to keep all",
+            ));
+        }
+        row.snapshot_retention = Set(retention);
+    }
     row.updated_at = Set(Utc::now());
     let repository = row.update(&txn).await?;
     audit::record(
@@ -174,7 +184,10 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
             id: Some(repository.id.to_string()),
             name: &repository.name,
         },
-        json!({ "visibility": { "from": before_visibility, "to": repository.visibility } }),
+        json!({
+            "visibility": { "from": before_visibility, "to": repository.visibility },
+            "snapshotRetention": repository.snapshot_retention,
+        }),
     )
     .await?;
     txn.commit().await?;
