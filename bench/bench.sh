@@ -5,6 +5,8 @@
 #   composer p2 metadata   wrk -t2 -c64, token auth   vs nginx serving the same bytes as a
 #                                                       static file behind auth_basic {SSHA}
 #   composer dist 64 MiB   wrk -t2 -c8 throughput     vs nginx sendfile of the same file
+#   maven 256 MiB artifact wrk -t2 -c8 throughput     vs nginx sendfile of the same file
+#   maven 1 GiB upload     the server's peak resident memory (uploads must stream)
 #
 # Everything listens on 127.0.0.1 only and stops by itself.
 set -euo pipefail
@@ -33,11 +35,23 @@ base="http://127.0.0.1:$port"
 
 say "preparing Packistry on $base (SQLite + local files)"
 $bin repo create bench --format composer >/dev/null
+$bin repo create jvm --format maven >/dev/null
 echo "bench-password-1" | $bin user create --email bench@example.com --role admin --password-stdin >/dev/null
 token=$($bin token create --user bench@example.com --name bench --all-repositories --role administrator)
 $bin serve >"$work/server.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+
+say "maven: uploading a 1 GiB artifact, watching the server's memory"
+server_pid=${pids[0]}
+head -c $((1024 * 1024 * 1024)) /dev/urandom > "$work/big.jar"
+rss_before=$(awk '/VmRSS/ {print $2}' /proc/$server_pid/status)
+curl -sf -o /dev/null -u "token:$token" -T "$work/big.jar" "$base/maven/jvm/org/bench/big/1.0/big-1.0.jar"
+peak_kib=$(awk '/VmHWM/ {print $2}' /proc/$server_pid/status)
+rm -f "$work/big.jar"
+head -c $((256 * 1024 * 1024)) /dev/urandom > "$work/mid.jar"
+curl -sf -o /dev/null -u "token:$token" -T "$work/mid.jar" "$base/maven/jvm/org/bench/mid/1.0/mid-1.0.jar"
+rm -f "$work/mid.jar"
 
 say "uploading 20 versions of acme/bench and a 64 MiB package"
 python3 - "$work" <<'PY'
@@ -63,13 +77,15 @@ curl -sf -o /dev/null -H "Authorization: Bearer $token" -F file=@"$work/big.zip"
 
 p2_path=/composer/bench/p2/acme/bench.json
 dist_path=/composer/bench/dists/acme/big/1.0.0.zip
+jar_path=/maven/jvm/org/bench/mid/1.0/mid-1.0.jar
 auth="Authorization: Basic $(printf 'token:%s' "$token" | base64 -w0)"
 
 say "nginx: the same bytes as static files behind auth_basic with an {SSHA} password"
 root="$work/www"
-mkdir -p "$root$(dirname $p2_path)" "$root$(dirname $dist_path)"
+mkdir -p "$root$(dirname $p2_path)" "$root$(dirname $dist_path)" "$root$(dirname $jar_path)"
 curl -sf -H "$auth" "$base$p2_path" -o "$root$p2_path"
 curl -sf -H "$auth" "$base$dist_path" -o "$root$dist_path"
+curl -sf -H "$auth" "$base$jar_path" -o "$root$jar_path"
 chmod -R a+rX "$root"
 TOKEN="$token" python3 -c 'import hashlib,base64,os;s=os.urandom(4);print("token:{SSHA}"+base64.b64encode(hashlib.sha1(os.environ["TOKEN"].encode()+s).digest()+s).decode())' > "$work/htpasswd"
 nginx_port=$(free_port)
@@ -84,7 +100,7 @@ http {
   sendfile on;
   tcp_nopush on;
   default_type application/octet-stream;
-  types { application/json json; application/zip zip; }
+  types { application/json json; application/zip zip; application/java-archive jar; }
   client_body_temp_path $work/nginx/body;
   proxy_temp_path $work/nginx/proxy;
   fastcgi_temp_path $work/nginx/fastcgi;
@@ -135,17 +151,24 @@ say "composer dist 64 MiB ($DURATION each)"
 read -r _ _ p_mib < <(measure "$base$dist_path" 8)
 read -r _ _ n_mib < <(measure "$nginx_base$dist_path" 8)
 
-python3 - "$p_rps" "$n_rps" "$p_p99" "$n_p99" "$p_mib" "$n_mib" <<'PY'
+say "maven artifact 256 MiB ($DURATION each)"
+read -r _ _ p_jar < <(measure "$base$jar_path" 8)
+read -r _ _ n_jar < <(measure "$nginx_base$jar_path" 8)
+
+python3 - "$p_rps" "$n_rps" "$p_p99" "$n_p99" "$p_mib" "$n_mib" "$p_jar" "$n_jar" "$peak_kib" "$rss_before" <<'PY'
 import sys
-p_rps, n_rps, p_p99, n_p99, p_mib, n_mib = map(float, sys.argv[1:])
+p_rps, n_rps, p_p99, n_p99, p_mib, n_mib, p_jar, n_jar, peak_kib, before_kib = map(float, sys.argv[1:])
 rows = [
     ("composer p2 requests/s (token auth)", f"{p_rps:,.0f}", f"{n_rps:,.0f}", p_rps / n_rps, "≥ 0.90×", p_rps / n_rps >= 0.9),
     ("composer p2 p99 latency (ms)", f"{p_p99:.2f}", f"{n_p99:.2f}", p_p99 / n_p99, "≤ 1.50×", p_p99 / n_p99 <= 1.5),
     ("composer dist 64 MiB (MiB/s)", f"{p_mib:,.0f}", f"{n_mib:,.0f}", p_mib / n_mib, "≥ 0.90×", p_mib / n_mib >= 0.9),
+    ("maven artifact 256 MiB (MiB/s)", f"{p_jar:,.0f}", f"{n_jar:,.0f}", p_jar / n_jar, "≥ 0.90×", p_jar / n_jar >= 0.9),
 ]
 print()
 print(f"{'benchmark':<40} {'packistry':>12} {'nginx':>12} {'ratio':>8}  goal")
 print("-" * 88)
 for name, ours, theirs, ratio, goal, met in rows:
     print(f"{name:<40} {ours:>12} {theirs:>12} {ratio:>7.2f}×  {goal} {'met' if met else 'NOT met'}")
+peak = peak_kib / 1024
+print(f"{'maven 1 GiB upload: peak RSS (MiB)':<40} {peak:>12.1f} {'':>12} {'':>8}  ≤ 64 MiB {'met' if peak <= 64 else 'NOT met'} (RSS before: {before_kib / 1024:.1f} MiB)")
 PY

@@ -8,6 +8,7 @@ mod m20261123_000003_create_packages;
 mod m20261123_000004_create_tokens;
 mod m20261123_000005_create_audit_and_jobs;
 mod m20261123_000006_package_details;
+mod m20261123_000007_create_oci;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_create_tokens::Migration),
             Box::new(m20261123_000005_create_audit_and_jobs::Migration),
             Box::new(m20261123_000006_package_details::Migration),
+            Box::new(m20261123_000007_create_oci::Migration),
         ]
     }
 }

@@ -49,6 +49,11 @@ pub async fn prepare(config: Config) -> Result<Prepared, ConfigError> {
         schema: graphql::schema_builder().finish(),
         downloads: Default::default(),
         composer_cache: crate::protocols::composer::new_cache(),
+        grants_cache: crate::services::access::new_grants_cache(),
+        repository_cache: moka::future::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(crate::auth::token::CACHE_TTL)
+            .build(),
     });
     Ok(Prepared {
         state,

@@ -85,7 +85,17 @@ impl Default for TokenAuthenticator {
 
 impl TokenAuthenticator {
     pub async fn authenticate(&self, db: &impl ConnectionTrait, secret: &str) -> Result<Principal> {
-        let hash = hash_secret(secret);
+        self.authenticate_hash(db, &hash_secret(secret)).await
+    }
+
+    /// As [`TokenAuthenticator::authenticate`], for a token known by its hash (what a
+    /// short-lived OCI bearer token carries instead of the secret).
+    pub async fn authenticate_hash(
+        &self,
+        db: &impl ConnectionTrait,
+        hash: &str,
+    ) -> Result<Principal> {
+        let hash = hash.to_owned();
         let resolved = match self.cache.get(&hash).await {
             Some(hit) => hit,
             None => {

@@ -106,6 +106,7 @@ impl GroupMutation {
         call.require_signed_in()?;
         let access = call.access().await?;
         service::delete(&call.state.db, &call.actor(), Some(&access), &name).await?;
+        call.state.forget_access_caches();
         Ok(true)
     }
 
@@ -129,6 +130,7 @@ impl GroupMutation {
             maintainer,
         )
         .await?;
+        call.state.forget_access_caches();
         Ok(true)
     }
 
@@ -142,6 +144,7 @@ impl GroupMutation {
         call.require_signed_in()?;
         let access = call.access().await?;
         service::remove_member(&call.state.db, &call.actor(), Some(&access), &name, &email).await?;
+        call.state.forget_access_caches();
         Ok(true)
     }
 }

@@ -243,6 +243,7 @@ impl RepositoryMutation {
         )
         .await?;
         let access = call.access().await?;
+        call.state.forget_access_caches();
         Ok(Repository::new(&row, &access))
     }
 
@@ -270,6 +271,7 @@ impl RepositoryMutation {
             },
         )
         .await?;
+        call.state.forget_access_caches();
         Ok(Repository::new(&row, &access))
     }
 
@@ -278,6 +280,7 @@ impl RepositoryMutation {
         let call = Call::of(ctx)?;
         let access = call.access().await?;
         service::delete(&call.state.db, &call.actor(), &access, &name).await?;
+        call.state.forget_access_caches();
         Ok(true)
     }
 
@@ -300,6 +303,7 @@ impl RepositoryMutation {
             role.into(),
         )
         .await?;
+        call.state.forget_access_caches();
         Ok(true)
     }
 
@@ -320,6 +324,7 @@ impl RepositoryMutation {
             grantee.name()?,
         )
         .await?;
+        call.state.forget_access_caches();
         Ok(true)
     }
 }

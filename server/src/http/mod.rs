@@ -27,6 +27,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(graphql)
         .merge(crate::protocols::composer::router())
         .merge(crate::protocols::maven::router())
+        .merge(crate::protocols::oci::router())
         .fallback(spa::serve)
         .layer(DefaultBodyLimit::max(
             usize::try_from(state.config.max_body_size).unwrap_or(usize::MAX),

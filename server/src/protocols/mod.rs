@@ -2,6 +2,7 @@
 
 pub mod composer;
 pub mod maven;
+pub mod oci;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};

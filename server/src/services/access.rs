@@ -75,7 +75,39 @@ pub struct Access {
     grants: UserGrants,
 }
 
+/// Recently loaded grants per user, for the protocol routes' hot paths. Entries live
+/// [`crate::auth::token::CACHE_TTL`]: a role change reaches every replica's protocol routes
+/// within that time, as a token revocation or a deactivation does. GraphQL reads uncached.
+pub type GrantsCache = moka::future::Cache<Uuid, std::sync::Arc<UserGrants>>;
+
+pub fn new_grants_cache() -> GrantsCache {
+    moka::future::Cache::builder()
+        .max_capacity(10_000)
+        .time_to_live(crate::auth::token::CACHE_TTL)
+        .build()
+}
+
 impl Access {
+    /// As [`Access::load`], with the user's grants from `cache` when fresh.
+    pub async fn load_cached(
+        db: &impl ConnectionTrait,
+        cache: &GrantsCache,
+        principal: Principal,
+    ) -> Result<Access> {
+        let grants = match principal.user() {
+            Some(user) => match cache.get(&user.id).await {
+                Some(grants) => (*grants).clone(),
+                None => {
+                    let grants = user_grants(db, user.id).await?;
+                    cache.insert(user.id, std::sync::Arc::new(grants.clone())).await;
+                    grants
+                }
+            },
+            None => UserGrants::default(),
+        };
+        Ok(Access { principal, grants })
+    }
+
     pub async fn load(db: &impl ConnectionTrait, principal: Principal) -> Result<Access> {
         let grants = match principal.user() {
             Some(user) => user_grants(db, user.id).await?,

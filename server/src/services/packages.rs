@@ -245,7 +245,7 @@ pub async fn publish(
 }
 
 /// The blob row of a committed staged file; nothing when it is already known.
-async fn ensure_blob(
+pub async fn ensure_blob(
     txn: &impl ConnectionTrait,
     file: &Staged,
     now: chrono::DateTime<Utc>,
@@ -270,7 +270,7 @@ async fn ensure_blob(
 }
 
 /// The package row, created when missing (concurrent creators agree on one row).
-async fn ensure_package(
+pub async fn ensure_package(
     txn: &impl ConnectionTrait,
     repository_id: Uuid,
     name: &str,

@@ -26,7 +26,7 @@ use crate::config::{ConfigError, StorageUrl};
 /// Staging files are written in pieces of this size to S3.
 const S3_PART_SIZE: usize = 8 * 1024 * 1024;
 /// Read buffer when serving local blobs.
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
 
 #[derive(Clone)]
 pub struct BlobStore {
@@ -135,7 +135,12 @@ impl BlobStore {
     /// Make a verified staged file a blob. Content-addressed: committing bytes that are
     /// already stored changes nothing.
     pub async fn commit(&self, staged: &Staged) -> anyhow::Result<()> {
-        let key = blob_path(&staged.sha256);
+        self.commit_as(staged, &blob_path(&staged.sha256)).await
+    }
+
+    /// Store a staged file under a key (blobs, and the parts of resumable uploads).
+    pub async fn commit_as(&self, staged: &Staged, key: &str) -> anyhow::Result<()> {
+        let key = key.to_owned();
         match &self.local_root {
             Some(root) => {
                 let target = root.join(&key);
@@ -200,6 +205,68 @@ impl BlobStore {
                     .into_stream()
                     .map(|chunk| chunk.map_err(std::io::Error::other))
                     .boxed())
+            }
+        }
+    }
+
+    /// The bytes of any object by key, streamed (upload parts).
+    pub async fn read_key(
+        &self,
+        key: &str,
+    ) -> anyhow::Result<BoxStream<'static, std::io::Result<Bytes>>> {
+        match &self.local_root {
+            Some(root) => {
+                let file = tokio::fs::File::open(root.join(key)).await?;
+                Ok(tokio_util::io::ReaderStream::with_capacity(file, READ_CHUNK).boxed())
+            }
+            None => {
+                let result = self.store.get(&ObjectPath::from(key)).await?;
+                Ok(result
+                    .into_stream()
+                    .map(|chunk| chunk.map_err(std::io::Error::other))
+                    .boxed())
+            }
+        }
+    }
+
+    /// `length` bytes of a blob from `start`, streamed (HTTP range requests).
+    pub async fn read_range(
+        &self,
+        sha256_hex: &str,
+        start: u64,
+        length: u64,
+    ) -> anyhow::Result<BoxStream<'static, std::io::Result<Bytes>>> {
+        let key = blob_path(sha256_hex);
+        match &self.local_root {
+            Some(root) => {
+                use tokio::io::AsyncSeekExt;
+                let mut file = tokio::fs::File::open(root.join(key)).await?;
+                file.seek(std::io::SeekFrom::Start(start)).await?;
+                Ok(tokio_util::io::ReaderStream::with_capacity(file.take(length), READ_CHUNK).boxed())
+            }
+            None => {
+                let range = start..start + length;
+                let bytes = self.store.get_range(&ObjectPath::from(key), range).await?;
+                Ok(futures_util::stream::once(async move { Ok(bytes) }).boxed())
+            }
+        }
+    }
+
+    /// Remove objects under a prefix (an abandoned or finished upload's parts).
+    pub async fn delete_prefix(&self, prefix: &str) -> anyhow::Result<()> {
+        match &self.local_root {
+            Some(root) => match tokio::fs::remove_dir_all(root.join(prefix)).await {
+                Ok(()) => Ok(()),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(err) => Err(err.into()),
+            },
+            None => {
+                let prefix = ObjectPath::from(prefix);
+                let mut listing = self.store.list(Some(&prefix));
+                while let Some(meta) = listing.next().await {
+                    self.store.delete(&meta?.location).await?;
+                }
+                Ok(())
             }
         }
     }

@@ -36,7 +36,6 @@ use crate::services::access::{repository_not_found, Access, PackageScope};
 use crate::services::audit::Actor;
 use crate::services::downloads::Downloader;
 use crate::services::packages::{self as package_service, NewVersion};
-use crate::services::repositories as repository_service;
 use crate::state::SharedState;
 use crate::storage::StageError;
 
@@ -133,8 +132,8 @@ async fn open(
     headers: &HeaderMap,
     name: &str,
 ) -> Result<(Access, repositories::Model)> {
-    let access = Access::load(&state.db, reader_principal(state, auth, headers).await?).await?;
-    let repository = repository_service::find_by_name(&state.db, name)
+    let access = state.protocol_access(reader_principal(state, auth, headers).await?).await?;
+    let repository = state.protocol_repository(name)
         .await?
         .filter(|r| r.format() == Some(Format::Composer))
         .ok_or_else(|| repository_not_found(name))?;
@@ -602,8 +601,8 @@ async fn upload(
     auth: TokenAuth,
     multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Answer {
-    let access = Access::load(&state.db, principal(auth)?).await?;
-    let repository = repository_service::find_by_name(&state.db, &repo)
+    let access = state.protocol_access(principal(auth)?).await?;
+    let repository = state.protocol_repository(&repo)
         .await?
         .filter(|r| r.format() == Some(Format::Composer))
         .ok_or_else(|| repository_not_found(&repo))?;

@@ -35,7 +35,6 @@ use crate::services::access::{repository_not_found, Access, PackageScope};
 use crate::services::audit::Actor;
 use crate::services::downloads::Downloader;
 use crate::services::packages::{self as package_service, NewFile, WhenExists};
-use crate::services::repositories as repository_service;
 use crate::state::SharedState;
 use crate::storage::StageError;
 
@@ -89,7 +88,7 @@ impl IntoResponse for MavenError {
 type Answer = std::result::Result<Response, MavenError>;
 
 async fn repository(state: &SharedState, name: &str) -> Result<repositories::Model> {
-    repository_service::find_by_name(&state.db, name)
+    state.protocol_repository(name)
         .await?
         .filter(|r| r.format() == Some(Format::Maven))
         .ok_or_else(|| repository_not_found(name))
@@ -112,7 +111,7 @@ async fn root(
     headers: HeaderMap,
     auth: TokenAuth,
 ) -> Answer {
-    let access = Access::load(&state.db, reader_principal(&state, auth, &headers).await?).await?;
+    let access = state.protocol_access(reader_principal(&state, auth, &headers).await?).await?;
     let repository = repository(&state, &repo).await?;
     Ok(folder(&state, &access, &repository, &[]).await?)
 }
@@ -128,7 +127,7 @@ async fn read(
 ) -> Answer {
     let parsed =
         path::parse(raw_rest(request.uri()), &decoded).map_err(|err| Error::bad_input(err.0))?;
-    let access = Access::load(&state.db, reader_principal(&state, auth, &headers).await?).await?;
+    let access = state.protocol_access(reader_principal(&state, auth, &headers).await?).await?;
     let repository = repository(&state, &repo).await?;
     access.check(
         &repository,
@@ -525,7 +524,7 @@ async fn write(
 ) -> Answer {
     let parsed =
         path::parse(raw_rest(request.uri()), &decoded).map_err(|err| Error::bad_input(err.0))?;
-    let access = Access::load(&state.db, crate::protocols::principal(auth)?).await?;
+    let access = state.protocol_access(crate::protocols::principal(auth)?).await?;
     let repository = repository(&state, &repo).await?;
     let body = request.into_body();
     match parsed {

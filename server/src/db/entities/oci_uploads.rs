@@ -1,0 +1,20 @@
+use sea_orm::entity::prelude::*;
+
+/// A blob upload in progress: its parts live in storage under `uploads/{id}/`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "oci_uploads")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub repository_id: Uuid,
+    pub image: String,
+    pub size: i64,
+    pub parts: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
