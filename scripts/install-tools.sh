@@ -2,7 +2,8 @@
 # Installs what the build and the tests need, skipping whatever is already there.
 #   scripts/install-tools.sh spa    the wasm target, Trunk, wasm-bindgen-cli, binaryen
 #   scripts/install-tools.sh test   all of the above, plus clippy/rustfmt, Chromium,
-#                                   playwright-core, composer, maven, and a running PostgreSQL
+#                                   playwright-core, composer, maven, skopeo, podman,
+#                                   umoci, oras, and a running PostgreSQL
 #   scripts/install-tools.sh bench  wrk and nginx for `make bench`
 # Versions are those proven in ../shared/TOOLCHAIN.md. Idempotent: safe to run every time.
 set -euo pipefail
@@ -80,6 +81,15 @@ install_test_tools() {
     libmaven-dependency-plugin-java libmaven-clean-plugin-java)
   if ! command -v mvn >/dev/null || ! dpkg -s "${plugins[@]}" >/dev/null 2>&1; then
     apt_install maven "${plugins[@]}"
+  fi
+
+  # Container clients: skopeo, podman and umoci from Debian, oras from PyPI.
+  if ! command -v skopeo >/dev/null || ! command -v podman >/dev/null || ! command -v umoci >/dev/null; then
+    apt_install skopeo podman umoci
+  fi
+  if ! python3 -c 'import oras.client' 2>/dev/null; then
+    say "pip install oras"
+    python3 -m pip install --quiet oras || python3 -m pip install --quiet --break-system-packages oras
   fi
 
   command -v createdb >/dev/null || apt_install postgresql-client

@@ -31,7 +31,8 @@ pub struct AppState {
     pub grants_cache: crate::services::access::GrantsCache,
     /// Repositories by name for the protocol routes, for [`crate::auth::token::CACHE_TTL`];
     /// GraphQL changes invalidate it at once on this replica.
-    pub repository_cache: moka::future::Cache<String, Option<crate::db::entities::repositories::Model>>,
+    pub repository_cache:
+        moka::future::Cache<String, Option<crate::db::entities::repositories::Model>>,
 }
 
 impl AppState {
@@ -52,7 +53,9 @@ impl AppState {
             return Ok(found);
         }
         let found = crate::services::repositories::find_by_name(&self.db, name).await?;
-        self.repository_cache.insert(name.to_owned(), found.clone()).await;
+        self.repository_cache
+            .insert(name.to_owned(), found.clone())
+            .await;
         Ok(found)
     }
 

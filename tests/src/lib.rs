@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 pub mod browser;
 pub mod composer;
 pub mod maven;
+pub mod oci;
 
 /// The `packistry` binary under test: `PACKISTRY_BIN`, or the workspace's debug build.
 pub fn binary() -> PathBuf {

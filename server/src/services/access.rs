@@ -99,7 +99,9 @@ impl Access {
                 Some(grants) => (*grants).clone(),
                 None => {
                     let grants = user_grants(db, user.id).await?;
-                    cache.insert(user.id, std::sync::Arc::new(grants.clone())).await;
+                    cache
+                        .insert(user.id, std::sync::Arc::new(grants.clone()))
+                        .await;
                     grants
                 }
             },

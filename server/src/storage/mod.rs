@@ -242,7 +242,10 @@ impl BlobStore {
                 use tokio::io::AsyncSeekExt;
                 let mut file = tokio::fs::File::open(root.join(key)).await?;
                 file.seek(std::io::SeekFrom::Start(start)).await?;
-                Ok(tokio_util::io::ReaderStream::with_capacity(file.take(length), READ_CHUNK).boxed())
+                Ok(
+                    tokio_util::io::ReaderStream::with_capacity(file.take(length), READ_CHUNK)
+                        .boxed(),
+                )
             }
             None => {
                 let range = start..start + length;

@@ -132,8 +132,11 @@ async fn open(
     headers: &HeaderMap,
     name: &str,
 ) -> Result<(Access, repositories::Model)> {
-    let access = state.protocol_access(reader_principal(state, auth, headers).await?).await?;
-    let repository = state.protocol_repository(name)
+    let access = state
+        .protocol_access(reader_principal(state, auth, headers).await?)
+        .await?;
+    let repository = state
+        .protocol_repository(name)
         .await?
         .filter(|r| r.format() == Some(Format::Composer))
         .ok_or_else(|| repository_not_found(name))?;
@@ -602,7 +605,8 @@ async fn upload(
     multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Answer {
     let access = state.protocol_access(principal(auth)?).await?;
-    let repository = state.protocol_repository(&repo)
+    let repository = state
+        .protocol_repository(&repo)
         .await?
         .filter(|r| r.format() == Some(Format::Composer))
         .ok_or_else(|| repository_not_found(&repo))?;

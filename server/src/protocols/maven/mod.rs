@@ -88,7 +88,8 @@ impl IntoResponse for MavenError {
 type Answer = std::result::Result<Response, MavenError>;
 
 async fn repository(state: &SharedState, name: &str) -> Result<repositories::Model> {
-    state.protocol_repository(name)
+    state
+        .protocol_repository(name)
         .await?
         .filter(|r| r.format() == Some(Format::Maven))
         .ok_or_else(|| repository_not_found(name))
@@ -111,7 +112,9 @@ async fn root(
     headers: HeaderMap,
     auth: TokenAuth,
 ) -> Answer {
-    let access = state.protocol_access(reader_principal(&state, auth, &headers).await?).await?;
+    let access = state
+        .protocol_access(reader_principal(&state, auth, &headers).await?)
+        .await?;
     let repository = repository(&state, &repo).await?;
     Ok(folder(&state, &access, &repository, &[]).await?)
 }
@@ -127,7 +130,9 @@ async fn read(
 ) -> Answer {
     let parsed =
         path::parse(raw_rest(request.uri()), &decoded).map_err(|err| Error::bad_input(err.0))?;
-    let access = state.protocol_access(reader_principal(&state, auth, &headers).await?).await?;
+    let access = state
+        .protocol_access(reader_principal(&state, auth, &headers).await?)
+        .await?;
     let repository = repository(&state, &repo).await?;
     access.check(
         &repository,
@@ -524,7 +529,9 @@ async fn write(
 ) -> Answer {
     let parsed =
         path::parse(raw_rest(request.uri()), &decoded).map_err(|err| Error::bad_input(err.0))?;
-    let access = state.protocol_access(crate::protocols::principal(auth)?).await?;
+    let access = state
+        .protocol_access(crate::protocols::principal(auth)?)
+        .await?;
     let repository = repository(&state, &repo).await?;
     let body = request.into_body();
     match parsed {

@@ -134,7 +134,9 @@ pub fn basic_token_hash(headers: &HeaderMap) -> Option<String> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
     let pair = String::from_utf8(decoded).ok()?;
     let (_, password) = pair.split_once(':')?;
     Some(hash_secret(password))

@@ -15,19 +15,21 @@ use axum::Router;
 use bytes::Bytes;
 use chrono::Utc;
 use futures_util::StreamExt;
-use http::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE, WWW_AUTHENTICATE};
+use http::header::{
+    CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE, WWW_AUTHENTICATE,
+};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use packistry_shared::permissions::Permission;
 use packistry_shared::Format;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::db::entities::{oci_blobs, oci_manifests, oci_tags, oci_uploads, packages, repositories};
+use crate::db::entities::{
+    oci_blobs, oci_manifests, oci_tags, oci_uploads, packages, repositories,
+};
 use crate::error::Error;
 use crate::services::access::{Access, PackageScope};
 use crate::services::audit::{self, Actor, Target};
@@ -85,8 +87,14 @@ fn from_error(err: Error, not_found_code: &'static str, scope: Option<String>) -
         Error::NotFound(_) => OciError::new(StatusCode::NOT_FOUND, not_found_code, message),
         Error::BadUserInput(_) => OciError::new(StatusCode::BAD_REQUEST, "UNSUPPORTED", message),
         Error::Conflict(_) => OciError::new(StatusCode::CONFLICT, "DENIED", message),
-        Error::PayloadTooLarge(_) => OciError::new(StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", message),
-        Error::Internal(_) => OciError::new(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", "internal error"),
+        Error::PayloadTooLarge(_) => {
+            OciError::new(StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", message)
+        }
+        Error::Internal(_) => OciError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN",
+            "internal error",
+        ),
     }
 }
 
@@ -103,8 +111,14 @@ struct Ctx {
 
 impl OciError {
     fn into_response_with(self, ctx: &Ctx) -> Response {
-        let body = json!({ "errors": [{ "code": self.code, "message": self.message, "detail": {} }] });
-        let mut response = (self.status, [(CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+        let body =
+            json!({ "errors": [{ "code": self.code, "message": self.message, "detail": {} }] });
+        let mut response = (
+            self.status,
+            [(CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
         response.headers_mut().insert(
             "Docker-Distribution-API-Version",
             HeaderValue::from_static("registry/2.0"),
@@ -138,8 +152,18 @@ static TAG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
 /// `sha256:…` or `sha512:…` with the right length of lowercase hex.
 fn valid_digest(digest: &str) -> bool {
     match digest.split_once(':') {
-        Some(("sha256", hex)) => hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
-        Some(("sha512", hex)) => hex.len() == 128 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        Some(("sha256", hex)) => {
+            hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }
+        Some(("sha512", hex)) => {
+            hex.len() == 128
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }
         _ => false,
     }
 }
@@ -178,10 +202,18 @@ fn parse_route(rest: &str) -> Option<Route> {
     if let Some(name) = rest.strip_suffix("/tags/list") {
         return Some(Route::Tags(name.to_owned()));
     }
-    if let Some(name) = rest.strip_suffix("/blobs/uploads/").or_else(|| rest.strip_suffix("/blobs/uploads")) {
+    if let Some(name) = rest
+        .strip_suffix("/blobs/uploads/")
+        .or_else(|| rest.strip_suffix("/blobs/uploads"))
+    {
         return Some(Route::Uploads(name.to_owned()));
     }
-    for (marker, kind) in [("/manifests/", 0), ("/blobs/uploads/", 1), ("/blobs/", 2), ("/referrers/", 3)] {
+    for (marker, kind) in [
+        ("/manifests/", 0),
+        ("/blobs/uploads/", 1),
+        ("/blobs/", 2),
+        ("/referrers/", 3),
+    ] {
         if let Some(at) = rest.rfind(marker) {
             let name = rest[..at].to_owned();
             let reference = rest[at + marker.len()..].to_owned();
@@ -209,7 +241,11 @@ async fn dispatch(State(state): State<SharedState>, request: Request) -> Respons
         .trim_start_matches('/')
         .to_owned();
     let answer = match parse_route(&rest) {
-        None => Err(OciError::new(StatusCode::NOT_FOUND, "NAME_UNKNOWN", format!("no such endpoint: {path}"))),
+        None => Err(OciError::new(
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            format!("no such endpoint: {path}"),
+        )),
         Some(route) => handle(&ctx, route, request).await,
     };
     let mut response = answer.unwrap_or_else(|err| err.into_response_with(&ctx));
@@ -221,21 +257,37 @@ async fn dispatch(State(state): State<SharedState>, request: Request) -> Respons
 }
 
 /// The repository and image of a name, and the caller's access.
-struct Target_ {
+struct ImageName {
     repository: repositories::Model,
     image: String,
     name: String,
 }
 
-async fn resolve(ctx: &Ctx, name: &str) -> Result<Target_, OciError> {
-    let invalid = || OciError::new(StatusCode::BAD_REQUEST, "NAME_INVALID", format!("invalid repository name {name}"));
+async fn resolve(ctx: &Ctx, name: &str) -> Result<ImageName, OciError> {
+    let invalid = || {
+        OciError::new(
+            StatusCode::BAD_REQUEST,
+            "NAME_INVALID",
+            format!("invalid repository name {name}"),
+        )
+    };
     if name.len() > 255 || name.split('/').any(|c| !NAME_COMPONENT.is_match(c)) {
         return Err(invalid());
     }
     let (repository, image) = name.split_once('/').ok_or_else(|| {
-        OciError::new(StatusCode::NOT_FOUND, "NAME_UNKNOWN", format!("{name}: name an image inside a repository, e.g. {name}/app"))
+        OciError::new(
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            format!("{name}: name an image inside a repository, e.g. {name}/app"),
+        )
     })?;
-    let unknown = || OciError::new(StatusCode::NOT_FOUND, "NAME_UNKNOWN", format!("repository name not known to registry: {name}"));
+    let unknown = || {
+        OciError::new(
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            format!("repository name not known to registry: {name}"),
+        )
+    };
     let repository = ctx
         .state
         .protocol_repository(repository)
@@ -243,7 +295,7 @@ async fn resolve(ctx: &Ctx, name: &str) -> Result<Target_, OciError> {
         .map_err(|e| from_error(e, "NAME_UNKNOWN", None))?
         .filter(|r| r.format() == Some(Format::Container))
         .ok_or_else(unknown)?;
-    Ok(Target_ {
+    Ok(ImageName {
         repository,
         image: image.to_owned(),
         name: name.to_owned(),
@@ -258,16 +310,26 @@ fn scope_for(name: &str, method: &Method) -> String {
     }
 }
 
-async fn image_package(ctx: &Ctx, target: &Target_) -> Result<Option<packages::Model>, OciError> {
+async fn image_package(ctx: &Ctx, target: &ImageName) -> Result<Option<packages::Model>, OciError> {
     package_service::find(&ctx.state.db, target.repository.id, &target.image)
         .await
         .map_err(|e| from_error(e, "NAME_UNKNOWN", None))
 }
 
 /// Check a permission on the image, answering 401 (with this name's scope), 403, or 404.
-fn check(access: &Access, target: &Target_, package: Option<&packages::Model>, needed: Permission, method: &Method) -> Result<(), OciError> {
+fn check(
+    access: &Access,
+    target: &ImageName,
+    package: Option<&packages::Model>,
+    needed: Permission,
+    method: &Method,
+) -> Result<(), OciError> {
     access
-        .check(&target.repository, PackageScope::Package(package.map(|p| p.id)), &[needed])
+        .check(
+            &target.repository,
+            PackageScope::Package(package.map(|p| p.id)),
+            &[needed],
+        )
         .map_err(|err| from_error(err, "NAME_UNKNOWN", Some(scope_for(&target.name, method))))
 }
 
@@ -277,8 +339,14 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
     if let Route::Token = route {
         return token(ctx, &headers, request.uri().query().unwrap_or("")).await;
     }
-    let principal = auth::caller(&ctx.state, &headers).await.map_err(|err| from_error(err, "UNAUTHORIZED", None))?;
-    let access = ctx.state.protocol_access(principal).await.map_err(|e| from_error(e, "UNKNOWN", None))?;
+    let principal = auth::caller(&ctx.state, &headers)
+        .await
+        .map_err(|err| from_error(err, "UNAUTHORIZED", None))?;
+    let access = ctx
+        .state
+        .protocol_access(principal)
+        .await
+        .map_err(|e| from_error(e, "UNKNOWN", None))?;
     let query: HashMap<String, String> = request
         .uri()
         .query()
@@ -288,7 +356,11 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
         Route::Token => unreachable!("answered above"),
         Route::Base => {
             if matches!(access.principal, Principal::Anonymous) {
-                return Err(OciError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "authentication required"));
+                return Err(OciError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHORIZED",
+                    "authentication required",
+                ));
             }
             Ok((StatusCode::OK, [(CONTENT_TYPE, "application/json")], "{}").into_response())
         }
@@ -296,7 +368,13 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
         Route::Tags(name) => {
             let target = resolve(ctx, &name).await?;
             let package = image_package(ctx, &target).await?;
-            check(&access, &target, package.as_ref(), Permission::List, &method)?;
+            check(
+                &access,
+                &target,
+                package.as_ref(),
+                Permission::List,
+                &method,
+            )?;
             tags_list(ctx, &target, package, &query).await
         }
         Route::Manifest(name, reference) => {
@@ -304,15 +382,49 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
             let package = image_package(ctx, &target).await?;
             match method {
                 Method::GET | Method::HEAD => {
-                    check(&access, &target, package.as_ref(), Permission::Download, &method)?;
-                    get_manifest(ctx, &target, package, &reference, &headers, method == Method::HEAD).await
+                    check(
+                        &access,
+                        &target,
+                        package.as_ref(),
+                        Permission::Download,
+                        &method,
+                    )?;
+                    get_manifest(
+                        ctx,
+                        &target,
+                        package,
+                        &reference,
+                        &headers,
+                        method == Method::HEAD,
+                    )
+                    .await
                 }
                 Method::PUT => {
-                    check(&access, &target, package.as_ref(), Permission::Upload, &method)?;
-                    put_manifest(ctx, &access, &target, &reference, &headers, request.into_body()).await
+                    check(
+                        &access,
+                        &target,
+                        package.as_ref(),
+                        Permission::Upload,
+                        &method,
+                    )?;
+                    put_manifest(
+                        ctx,
+                        &access,
+                        &target,
+                        &reference,
+                        &headers,
+                        request.into_body(),
+                    )
+                    .await
                 }
                 Method::DELETE => {
-                    check(&access, &target, package.as_ref(), Permission::Administer, &method)?;
+                    check(
+                        &access,
+                        &target,
+                        package.as_ref(),
+                        Permission::Administer,
+                        &method,
+                    )?;
                     delete_manifest(ctx, &access, &target, package, &reference).await
                 }
                 _ => Err(unsupported_method()),
@@ -323,11 +435,23 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
             let package = image_package(ctx, &target).await?;
             match method {
                 Method::GET | Method::HEAD => {
-                    check(&access, &target, package.as_ref(), Permission::Download, &method)?;
+                    check(
+                        &access,
+                        &target,
+                        package.as_ref(),
+                        Permission::Download,
+                        &method,
+                    )?;
                     get_blob(ctx, package, &digest, &headers, method == Method::HEAD).await
                 }
                 Method::DELETE => {
-                    check(&access, &target, package.as_ref(), Permission::Administer, &method)?;
+                    check(
+                        &access,
+                        &target,
+                        package.as_ref(),
+                        Permission::Administer,
+                        &method,
+                    )?;
                     delete_blob(ctx, package, &digest).await
                 }
                 _ => Err(unsupported_method()),
@@ -339,18 +463,34 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
             if method != Method::POST {
                 return Err(unsupported_method());
             }
-            check(&access, &target, package.as_ref(), Permission::Upload, &method)?;
+            check(
+                &access,
+                &target,
+                package.as_ref(),
+                Permission::Upload,
+                &method,
+            )?;
             start_upload(ctx, &access, &target, &query, request.into_body()).await
         }
         Route::Upload(name, id) => {
             let target = resolve(ctx, &name).await?;
             let package = image_package(ctx, &target).await?;
-            check(&access, &target, package.as_ref(), Permission::Upload, &method)?;
+            check(
+                &access,
+                &target,
+                package.as_ref(),
+                Permission::Upload,
+                &method,
+            )?;
             let upload = find_upload(ctx, &target, &id).await?;
             match method {
                 Method::GET => upload_status(&target, &upload),
-                Method::PATCH => patch_upload(ctx, &target, upload, &headers, request.into_body()).await,
-                Method::PUT => finish_upload(ctx, &target, upload, &query, request.into_body()).await,
+                Method::PATCH => {
+                    patch_upload(ctx, &target, upload, &headers, request.into_body()).await
+                }
+                Method::PUT => {
+                    finish_upload(ctx, &target, upload, &query, request.into_body()).await
+                }
                 Method::DELETE => cancel_upload(ctx, upload).await,
                 _ => Err(unsupported_method()),
             }
@@ -358,14 +498,24 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
         Route::Referrers(name, digest) => {
             let target = resolve(ctx, &name).await?;
             let package = image_package(ctx, &target).await?;
-            check(&access, &target, package.as_ref(), Permission::Download, &method)?;
+            check(
+                &access,
+                &target,
+                package.as_ref(),
+                Permission::Download,
+                &method,
+            )?;
             referrers(ctx, package, &digest, &query).await
         }
     }
 }
 
 fn unsupported_method() -> OciError {
-    OciError::new(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", "this method is not supported here")
+    OciError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "UNSUPPORTED",
+        "this method is not supported here",
+    )
 }
 
 /// `a=b&c=d`, percent-decoded.
@@ -387,15 +537,13 @@ fn percent_decode(text: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() + 0 && i + 2 <= bytes.len() - 1 => {
-                match u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 2;
                 }
-            }
+                Err(_) => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -426,14 +574,24 @@ async fn token(ctx: &Ctx, headers: &HeaderMap, query: &str) -> Outcome {
             .and_then(|r| r.ok())
             .map(|secret| crate::auth::hash_secret(&secret))
     });
-    let access = ctx.state.protocol_access(principal.clone()).await.map_err(|e| from_error(e, "UNKNOWN", None))?;
+    let access = ctx
+        .state
+        .protocol_access(principal.clone())
+        .await
+        .map_err(|e| from_error(e, "UNKNOWN", None))?;
     let mut granted = Vec::new();
     for scope in pairs.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v) {
         for one in scope.split(' ') {
             let mut parts = one.splitn(3, ':');
-            let (Some(kind), Some(name)) = (parts.next(), parts.next()) else { continue };
+            let (Some(kind), Some(name)) = (parts.next(), parts.next()) else {
+                continue;
+            };
             if kind == "registry" && name == "catalog" {
-                granted.push(auth::AccessEntry { kind: kind.into(), name: name.into(), actions: vec!["*".into()] });
+                granted.push(auth::AccessEntry {
+                    kind: kind.into(),
+                    name: name.into(),
+                    actions: vec!["*".into()],
+                });
                 continue;
             }
             if kind != "repository" {
@@ -442,7 +600,10 @@ async fn token(ctx: &Ctx, headers: &HeaderMap, query: &str) -> Outcome {
             let mut actions = Vec::new();
             if let Ok(target) = resolve(ctx, name).await {
                 let package = image_package(ctx, &target).await?;
-                let permissions = access.permissions(&target.repository, PackageScope::Package(package.map(|p| p.id)));
+                let permissions = access.permissions(
+                    &target.repository,
+                    PackageScope::Package(package.map(|p| p.id)),
+                );
                 if permissions.contains(Permission::Download) {
                     actions.push("pull".to_owned());
                 }
@@ -453,15 +614,26 @@ async fn token(ctx: &Ctx, headers: &HeaderMap, query: &str) -> Outcome {
                     actions.push("delete".to_owned());
                 }
             }
-            granted.push(auth::AccessEntry { kind: kind.into(), name: name.into(), actions });
+            granted.push(auth::AccessEntry {
+                kind: kind.into(),
+                name: name.into(),
+                actions,
+            });
         }
     }
     let subject = match &principal {
         Principal::Anonymous => String::new(),
         other => other.display_name(),
     };
-    let (token, issued) = auth::issue(&ctx.state, &subject, hash.filter(|_| !matches!(principal, Principal::Anonymous)), granted)?;
-    let issued_at = chrono::DateTime::from_timestamp(issued, 0).unwrap_or_else(Utc::now).to_rfc3339();
+    let (token, issued) = auth::issue(
+        &ctx.state,
+        &subject,
+        hash.filter(|_| !matches!(principal, Principal::Anonymous)),
+        granted,
+    )?;
+    let issued_at = chrono::DateTime::from_timestamp(issued, 0)
+        .unwrap_or_else(Utc::now)
+        .to_rfc3339();
     Ok(axum::Json(json!({
         "token": token,
         "access_token": token,
@@ -478,21 +650,37 @@ impl From<Error> for OciError {
 }
 
 /// `n` and `last` of a paginated list, and the `Link` to the next page.
-fn paginate(mut items: Vec<String>, query: &HashMap<String, String>, path: &str) -> Result<(Vec<String>, Option<String>), OciError> {
+fn paginate(
+    mut items: Vec<String>,
+    query: &HashMap<String, String>,
+    path: &str,
+) -> Result<(Vec<String>, Option<String>), OciError> {
     items.sort();
     items.dedup();
     if let Some(last) = query.get("last") {
         items.retain(|i| i.as_str() > last.as_str());
     }
     let n = match query.get("n") {
-        Some(n) => Some(n.parse::<usize>().map_err(|_| OciError::new(StatusCode::BAD_REQUEST, "PAGINATION_NUMBER_INVALID", "n must be a number"))?),
+        Some(n) => Some(n.parse::<usize>().map_err(|_| {
+            OciError::new(
+                StatusCode::BAD_REQUEST,
+                "PAGINATION_NUMBER_INVALID",
+                "n must be a number",
+            )
+        })?),
         None => None,
     };
     match n {
         Some(n) if items.len() > n => {
             items.truncate(n);
             let last = items.last().cloned().unwrap_or_default();
-            Ok((items, Some(format!("<{path}?n={n}&last={}>; rel=\"next\"", crate::protocols::encode_segment(&last)))))
+            Ok((
+                items,
+                Some(format!(
+                    "<{path}?n={n}&last={}>; rel=\"next\"",
+                    crate::protocols::encode_segment(&last)
+                )),
+            ))
         }
         _ => Ok((items, None)),
     }
@@ -501,12 +689,21 @@ fn paginate(mut items: Vec<String>, query: &HashMap<String, String>, path: &str)
 async fn catalog(ctx: &Ctx, access: &Access, query: &HashMap<String, String>) -> Outcome {
     let repositories = crate::services::repositories::list_visible(&ctx.state.db, access).await?;
     let mut names = Vec::new();
-    for repository in repositories.iter().filter(|r| r.format() == Some(Format::Container)) {
-        if !access.permissions(repository, PackageScope::Repository).contains(Permission::List) {
+    for repository in repositories
+        .iter()
+        .filter(|r| r.format() == Some(Format::Container))
+    {
+        if !access
+            .permissions(repository, PackageScope::Repository)
+            .contains(Permission::List)
+        {
             continue;
         }
         for package in package_service::list(&ctx.state.db, repository.id).await? {
-            if access.permissions(repository, PackageScope::Package(Some(package.id))).contains(Permission::List) {
+            if access
+                .permissions(repository, PackageScope::Package(Some(package.id)))
+                .contains(Permission::List)
+            {
                 names.push(format!("{}/{}", repository.name, package.name));
             }
         }
@@ -519,8 +716,19 @@ async fn catalog(ctx: &Ctx, access: &Access, query: &HashMap<String, String>) ->
     Ok(response)
 }
 
-async fn tags_list(ctx: &Ctx, target: &Target_, package: Option<packages::Model>, query: &HashMap<String, String>) -> Outcome {
-    let package = package.ok_or_else(|| OciError::new(StatusCode::NOT_FOUND, "NAME_UNKNOWN", format!("repository name not known to registry: {}", target.name)))?;
+async fn tags_list(
+    ctx: &Ctx,
+    target: &ImageName,
+    package: Option<packages::Model>,
+    query: &HashMap<String, String>,
+) -> Outcome {
+    let package = package.ok_or_else(|| {
+        OciError::new(
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            format!("repository name not known to registry: {}", target.name),
+        )
+    })?;
     let tags: Vec<String> = oci_tags::Entity::find()
         .filter(oci_tags::Column::PackageId.eq(package.id))
         .all(&ctx.state.db)
@@ -537,10 +745,18 @@ async fn tags_list(ctx: &Ctx, target: &Target_, package: Option<packages::Model>
 }
 
 fn manifest_unknown(reference: &str) -> OciError {
-    OciError::new(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", format!("manifest unknown: {reference}"))
+    OciError::new(
+        StatusCode::NOT_FOUND,
+        "MANIFEST_UNKNOWN",
+        format!("manifest unknown: {reference}"),
+    )
 }
 
-async fn find_manifest(ctx: &Ctx, package: &packages::Model, reference: &str) -> Result<Option<oci_manifests::Model>, OciError> {
+async fn find_manifest(
+    ctx: &Ctx,
+    package: &packages::Model,
+    reference: &str,
+) -> Result<Option<oci_manifests::Model>, OciError> {
     let digest = if valid_digest(reference) {
         reference.to_owned()
     } else {
@@ -562,7 +778,12 @@ async fn find_manifest(ctx: &Ctx, package: &packages::Model, reference: &str) ->
 }
 
 async fn read_all(ctx: &Ctx, sha256: &str) -> Result<Bytes, OciError> {
-    let mut stream = ctx.state.blobs.read(sha256).await.map_err(Error::internal)?;
+    let mut stream = ctx
+        .state
+        .blobs
+        .read(sha256)
+        .await
+        .map_err(Error::internal)?;
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
         bytes.extend_from_slice(&chunk.map_err(Error::internal)?);
@@ -570,45 +791,89 @@ async fn read_all(ctx: &Ctx, sha256: &str) -> Result<Bytes, OciError> {
     Ok(Bytes::from(bytes))
 }
 
-async fn get_manifest(ctx: &Ctx, target: &Target_, package: Option<packages::Model>, reference: &str, headers: &HeaderMap, head: bool) -> Outcome {
+async fn get_manifest(
+    ctx: &Ctx,
+    target: &ImageName,
+    package: Option<packages::Model>,
+    reference: &str,
+    headers: &HeaderMap,
+    head: bool,
+) -> Outcome {
     let package = package.ok_or_else(|| manifest_unknown(reference))?;
-    let manifest = find_manifest(ctx, &package, reference).await?.ok_or_else(|| manifest_unknown(reference))?;
+    let manifest = find_manifest(ctx, &package, reference)
+        .await?
+        .ok_or_else(|| manifest_unknown(reference))?;
     let _ = (target, headers);
-    let body = if head { Bytes::new() } else { read_all(ctx, &manifest.blob_sha256).await? };
+    let body = if head {
+        Bytes::new()
+    } else {
+        read_all(ctx, &manifest.blob_sha256).await?
+    };
     let mut response = Response::new(Body::from(body));
     let h = response.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_str(&manifest.media_type).unwrap_or(HeaderValue::from_static(OCI_MANIFEST)));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(&manifest.media_type)
+            .unwrap_or(HeaderValue::from_static(OCI_MANIFEST)),
+    );
     h.insert(CONTENT_LENGTH, HeaderValue::from(manifest.size));
     if let Ok(v) = HeaderValue::from_str(&manifest.digest) {
         h.insert("Docker-Content-Digest", v.clone());
-        h.insert(http::header::ETAG, HeaderValue::from_str(&format!("\"{}\"", manifest.digest)).unwrap_or(v));
+        h.insert(
+            http::header::ETAG,
+            HeaderValue::from_str(&format!("\"{}\"", manifest.digest)).unwrap_or(v),
+        );
     }
     Ok(response)
 }
 
 async fn stage_body(ctx: &Ctx, body: Body, limit: u64) -> Result<Staged, OciError> {
-    let mut staging = ctx.state.blobs.stage(limit).await.map_err(Error::internal)?;
+    let mut staging = ctx
+        .state
+        .blobs
+        .stage(limit)
+        .await
+        .map_err(Error::internal)?;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|err| OciError::new(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", format!("the upload was interrupted: {err}")))?;
+        let chunk = chunk.map_err(|err| {
+            OciError::new(
+                StatusCode::BAD_REQUEST,
+                "BLOB_UPLOAD_INVALID",
+                format!("the upload was interrupted: {err}"),
+            )
+        })?;
         staging.write(&chunk).await.map_err(|err| match err {
-            StageError::TooLarge(limit) => OciError::new(StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", format!("larger than the limit of {limit} bytes")),
+            StageError::TooLarge(limit) => OciError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "SIZE_INVALID",
+                format!("larger than the limit of {limit} bytes"),
+            ),
             StageError::Io(err) => from_error(Error::internal(err), "UNKNOWN", None),
         })?;
     }
     Ok(staging.finish().await.map_err(Error::internal)?)
 }
 
-async fn ensure_image(ctx: &Ctx, target: &Target_) -> Result<packages::Model, OciError> {
+async fn ensure_image(ctx: &Ctx, target: &ImageName) -> Result<packages::Model, OciError> {
     let now = Utc::now();
-    package_service::ensure_package(&ctx.state.db, target.repository.id, &target.image, "", now).await?;
-    Ok(package_service::find(&ctx.state.db, target.repository.id, &target.image)
-        .await?
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("image row vanished")))?)
+    package_service::ensure_package(&ctx.state.db, target.repository.id, &target.image, "", now)
+        .await?;
+    Ok(
+        package_service::find(&ctx.state.db, target.repository.id, &target.image)
+            .await?
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("image row vanished")))?,
+    )
 }
 
 /// Record that an image holds a committed blob.
-async fn hold_blob(ctx: &Ctx, package: &packages::Model, digest: &str, staged_sha256: &str, size: i64) -> Result<(), OciError> {
+async fn hold_blob(
+    ctx: &Ctx,
+    package: &packages::Model,
+    digest: &str,
+    staged_sha256: &str,
+    size: i64,
+) -> Result<(), OciError> {
     oci_blobs::Entity::insert(oci_blobs::ActiveModel {
         id: Set(Uuid::new_v4()),
         package_id: Set(package.id),
@@ -617,7 +882,11 @@ async fn hold_blob(ctx: &Ctx, package: &packages::Model, digest: &str, staged_sh
         size: Set(size),
         created_at: Set(Utc::now()),
     })
-    .on_conflict(OnConflict::columns([oci_blobs::Column::PackageId, oci_blobs::Column::Digest]).do_nothing().to_owned())
+    .on_conflict(
+        OnConflict::columns([oci_blobs::Column::PackageId, oci_blobs::Column::Digest])
+            .do_nothing()
+            .to_owned(),
+    )
     .do_nothing()
     .exec(&ctx.state.db)
     .await?;
@@ -625,12 +894,20 @@ async fn hold_blob(ctx: &Ctx, package: &packages::Model, digest: &str, staged_sh
 }
 
 async fn commit_blob(ctx: &Ctx, staged: &Staged) -> Result<(), OciError> {
-    ctx.state.blobs.commit(staged).await.map_err(Error::internal)?;
+    ctx.state
+        .blobs
+        .commit(staged)
+        .await
+        .map_err(Error::internal)?;
     package_service::ensure_blob(&ctx.state.db, staged, Utc::now()).await?;
     Ok(())
 }
 
-async fn find_held(ctx: &Ctx, package: &packages::Model, digest: &str) -> Result<Option<oci_blobs::Model>, OciError> {
+async fn find_held(
+    ctx: &Ctx,
+    package: &packages::Model,
+    digest: &str,
+) -> Result<Option<oci_blobs::Model>, OciError> {
     Ok(oci_blobs::Entity::find()
         .filter(oci_blobs::Column::PackageId.eq(package.id))
         .filter(oci_blobs::Column::Digest.eq(digest))
@@ -641,15 +918,29 @@ async fn find_held(ctx: &Ctx, package: &packages::Model, digest: &str) -> Result
 fn descriptor_digests(manifest: &Value) -> (Vec<String>, Vec<String>) {
     let mut blobs = Vec::new();
     let mut children = Vec::new();
-    if let Some(config) = manifest.get("config").and_then(|c| c.get("digest")).and_then(Value::as_str) {
+    if let Some(config) = manifest
+        .get("config")
+        .and_then(|c| c.get("digest"))
+        .and_then(Value::as_str)
+    {
         blobs.push(config.to_owned());
     }
-    for layer in manifest.get("layers").and_then(Value::as_array).into_iter().flatten() {
+    for layer in manifest
+        .get("layers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(d) = layer.get("digest").and_then(Value::as_str) {
             blobs.push(d.to_owned());
         }
     }
-    for child in manifest.get("manifests").and_then(Value::as_array).into_iter().flatten() {
+    for child in manifest
+        .get("manifests")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(d) = child.get("digest").and_then(Value::as_str) {
             children.push(d.to_owned());
         }
@@ -657,26 +948,57 @@ fn descriptor_digests(manifest: &Value) -> (Vec<String>, Vec<String>) {
     (blobs, children)
 }
 
-async fn put_manifest(ctx: &Ctx, access: &Access, target: &Target_, reference: &str, headers: &HeaderMap, body: Body) -> Outcome {
-    let invalid = |message: String| OciError::new(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", message);
+async fn put_manifest(
+    ctx: &Ctx,
+    access: &Access,
+    target: &ImageName,
+    reference: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Outcome {
+    let invalid =
+        |message: String| OciError::new(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", message);
     let is_digest = valid_digest(reference);
     if !is_digest && !TAG.is_match(reference) {
-        return Err(OciError::new(StatusCode::BAD_REQUEST, "TAG_INVALID", format!("invalid tag {reference}")));
+        return Err(OciError::new(
+            StatusCode::BAD_REQUEST,
+            "TAG_INVALID",
+            format!("invalid tag {reference}"),
+        ));
     }
     let bytes = axum::body::to_bytes(body, MANIFEST_LIMIT)
         .await
-        .map_err(|_| OciError::new(StatusCode::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID", format!("manifests are limited to {MANIFEST_LIMIT} bytes")))?;
-    let manifest: Value = serde_json::from_slice(&bytes).map_err(|err| invalid(format!("the manifest is not JSON: {err}")))?;
-    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|v| v.split(';').next().unwrap_or(v).trim().to_owned());
+        .map_err(|_| {
+            OciError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "MANIFEST_INVALID",
+                format!("manifests are limited to {MANIFEST_LIMIT} bytes"),
+            )
+        })?;
+    let manifest: Value = serde_json::from_slice(&bytes)
+        .map_err(|err| invalid(format!("the manifest is not JSON: {err}")))?;
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned());
     let media_type = content_type
-        .or_else(|| manifest.get("mediaType").and_then(Value::as_str).map(str::to_owned))
+        .or_else(|| {
+            manifest
+                .get("mediaType")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .ok_or_else(|| invalid("no media type: send Content-Type or mediaType".into()))?;
     if !MANIFEST_TYPES.contains(&media_type.as_str()) {
-        return Err(invalid(format!("unsupported manifest media type {media_type}")));
+        return Err(invalid(format!(
+            "unsupported manifest media type {media_type}"
+        )));
     }
     if let Some(inner) = manifest.get("mediaType").and_then(Value::as_str) {
         if inner != media_type {
-            return Err(invalid(format!("Content-Type {media_type} differs from mediaType {inner}")));
+            return Err(invalid(format!(
+                "Content-Type {media_type} differs from mediaType {inner}"
+            )));
         }
     }
     if manifest.get("schemaVersion").and_then(Value::as_i64) != Some(2) {
@@ -684,36 +1006,69 @@ async fn put_manifest(ctx: &Ctx, access: &Access, target: &Target_, reference: &
     }
     let package = ensure_image(ctx, target).await?;
     let (blobs, children) = descriptor_digests(&manifest);
-    if media_type == OCI_MANIFEST || media_type == DOCKER_MANIFEST {
-        if manifest.get("config").is_none() {
-            return Err(invalid("an image manifest needs a config".into()));
-        }
+    if (media_type == OCI_MANIFEST || media_type == DOCKER_MANIFEST)
+        && manifest.get("config").is_none()
+    {
+        return Err(invalid("an image manifest needs a config".into()));
     }
     for digest in &blobs {
         if !valid_digest(digest) || find_held(ctx, &package, digest).await?.is_none() {
-            return Err(OciError::new(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", format!("blob unknown to registry: {digest}")));
+            return Err(OciError::new(
+                StatusCode::BAD_REQUEST,
+                "MANIFEST_BLOB_UNKNOWN",
+                format!("blob unknown to registry: {digest}"),
+            ));
         }
     }
     for digest in &children {
         if !valid_digest(digest) || find_manifest(ctx, &package, digest).await?.is_none() {
-            return Err(OciError::new(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", format!("manifest unknown to registry: {digest}")));
+            return Err(OciError::new(
+                StatusCode::BAD_REQUEST,
+                "MANIFEST_BLOB_UNKNOWN",
+                format!("manifest unknown to registry: {digest}"),
+            ));
         }
     }
     // Store the exact bytes; their digest names the manifest.
-    let mut staging = ctx.state.blobs.stage(MANIFEST_LIMIT as u64).await.map_err(Error::internal)?;
-    staging.write(&bytes).await.map_err(|e| Error::internal(anyhow::anyhow!(e.to_string())))?;
+    let mut staging = ctx
+        .state
+        .blobs
+        .stage(MANIFEST_LIMIT as u64)
+        .await
+        .map_err(Error::internal)?;
+    staging
+        .write(&bytes)
+        .await
+        .map_err(|e| Error::internal(anyhow::anyhow!(e.to_string())))?;
     let staged = staging.finish().await.map_err(Error::internal)?;
-    let algorithm = if is_digest { reference.split(':').next().unwrap_or("sha256") } else { "sha256" };
+    let algorithm = if is_digest {
+        reference.split(':').next().unwrap_or("sha256")
+    } else {
+        "sha256"
+    };
     let digest = digest_of(&staged, algorithm);
     if is_digest && digest != reference {
-        return Err(OciError::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", format!("the manifest's digest is {digest}, not {reference}")));
+        return Err(OciError::new(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            format!("the manifest's digest is {digest}, not {reference}"),
+        ));
     }
     commit_blob(ctx, &staged).await?;
-    let subject = manifest.get("subject").and_then(|s| s.get("digest")).and_then(Value::as_str).map(str::to_owned);
+    let subject = manifest
+        .get("subject")
+        .and_then(|s| s.get("digest"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let artifact_type = manifest
         .get("artifactType")
         .and_then(Value::as_str)
-        .or_else(|| manifest.get("config").and_then(|c| c.get("mediaType")).and_then(Value::as_str))
+        .or_else(|| {
+            manifest
+                .get("config")
+                .and_then(|c| c.get("mediaType"))
+                .and_then(Value::as_str)
+        })
         .map(str::to_owned);
     let _turn = package_service::write_turn(&ctx.state.db).await;
     oci_manifests::Entity::insert(oci_manifests::ActiveModel {
@@ -728,7 +1083,14 @@ async fn put_manifest(ctx: &Ctx, access: &Access, target: &Target_, reference: &
         annotations: Set(manifest.get("annotations").cloned()),
         created_at: Set(Utc::now()),
     })
-    .on_conflict(OnConflict::columns([oci_manifests::Column::PackageId, oci_manifests::Column::Digest]).do_nothing().to_owned())
+    .on_conflict(
+        OnConflict::columns([
+            oci_manifests::Column::PackageId,
+            oci_manifests::Column::Digest,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
     .do_nothing()
     .exec(&ctx.state.db)
     .await?;
@@ -742,7 +1104,10 @@ async fn put_manifest(ctx: &Ctx, access: &Access, target: &Target_, reference: &
         })
         .on_conflict(
             OnConflict::columns([oci_tags::Column::PackageId, oci_tags::Column::Name])
-                .update_columns([oci_tags::Column::ManifestDigest, oci_tags::Column::UpdatedAt])
+                .update_columns([
+                    oci_tags::Column::ManifestDigest,
+                    oci_tags::Column::UpdatedAt,
+                ])
                 .to_owned(),
         )
         .exec(&ctx.state.db)
@@ -756,7 +1121,11 @@ async fn put_manifest(ctx: &Ctx, access: &Access, target: &Target_, reference: &
         &ctx.state.db,
         &Actor::from_principal(&access.principal, None),
         "manifest.push",
-        Target { kind: "image", id: Some(package.id.to_string()), name: &target.name },
+        Target {
+            kind: "image",
+            id: Some(package.id.to_string()),
+            name: &target.name,
+        },
         json!({ "reference": reference, "digest": digest }),
     )
     .await?;
@@ -774,7 +1143,13 @@ async fn put_manifest(ctx: &Ctx, access: &Access, target: &Target_, reference: &
     Ok(response)
 }
 
-async fn delete_manifest(ctx: &Ctx, access: &Access, target: &Target_, package: Option<packages::Model>, reference: &str) -> Outcome {
+async fn delete_manifest(
+    ctx: &Ctx,
+    access: &Access,
+    target: &ImageName,
+    package: Option<packages::Model>,
+    reference: &str,
+) -> Outcome {
     let package = package.ok_or_else(|| manifest_unknown(reference))?;
     let _turn = package_service::write_turn(&ctx.state.db).await;
     if valid_digest(reference) {
@@ -809,7 +1184,11 @@ async fn delete_manifest(ctx: &Ctx, access: &Access, target: &Target_, package: 
         &ctx.state.db,
         &Actor::from_principal(&access.principal, None),
         "manifest.delete",
-        Target { kind: "image", id: Some(package.id.to_string()), name: &target.name },
+        Target {
+            kind: "image",
+            id: Some(package.id.to_string()),
+            name: &target.name,
+        },
         json!({ "reference": reference }),
     )
     .await?;
@@ -817,7 +1196,11 @@ async fn delete_manifest(ctx: &Ctx, access: &Access, target: &Target_, package: 
 }
 
 fn blob_unknown(digest: &str) -> OciError {
-    OciError::new(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", format!("blob unknown to registry: {digest}"))
+    OciError::new(
+        StatusCode::NOT_FOUND,
+        "BLOB_UNKNOWN",
+        format!("blob unknown to registry: {digest}"),
+    )
 }
 
 /// `bytes=a-b`, `bytes=a-`, `bytes=-n` within `size`.
@@ -830,21 +1213,36 @@ fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
             (size.saturating_sub(n), size.checked_sub(1)?)
         }
         (a, "") => (a.parse().ok()?, size.checked_sub(1)?),
-        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.min(size.checked_sub(1)?)),
+        (a, b) => (
+            a.parse().ok()?,
+            b.parse::<u64>().ok()?.min(size.checked_sub(1)?),
+        ),
     };
     (start <= end && end < size).then_some((start, end))
 }
 
-async fn get_blob(ctx: &Ctx, package: Option<packages::Model>, digest: &str, headers: &HeaderMap, head: bool) -> Outcome {
+async fn get_blob(
+    ctx: &Ctx,
+    package: Option<packages::Model>,
+    digest: &str,
+    headers: &HeaderMap,
+    head: bool,
+) -> Outcome {
     if !valid_digest(digest) {
-        return Err(OciError::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", format!("invalid digest {digest}")));
+        return Err(OciError::new(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            format!("invalid digest {digest}"),
+        ));
     }
     let package = package.ok_or_else(|| blob_unknown(digest))?;
     let held = match find_held(ctx, &package, digest).await? {
         Some(held) => held,
         // Manifests are blobs too.
         None => {
-            let manifest = find_manifest(ctx, &package, digest).await?.ok_or_else(|| blob_unknown(digest))?;
+            let manifest = find_manifest(ctx, &package, digest)
+                .await?
+                .ok_or_else(|| blob_unknown(digest))?;
             oci_blobs::Model {
                 id: manifest.id,
                 package_id: package.id,
@@ -866,7 +1264,12 @@ async fn get_blob(ctx: &Ctx, package: Option<packages::Model>, digest: &str, hea
                 }
                 return Ok(response);
             };
-            let stream = ctx.state.blobs.read_range(&held.blob_sha256, start, end - start + 1).await.map_err(Error::internal)?;
+            let stream = ctx
+                .state
+                .blobs
+                .read_range(&held.blob_sha256, start, end - start + 1)
+                .await
+                .map_err(Error::internal)?;
             let mut response = Response::new(Body::from_stream(stream));
             *response.status_mut() = StatusCode::PARTIAL_CONTENT;
             let h = response.headers_mut();
@@ -880,15 +1283,26 @@ async fn get_blob(ctx: &Ctx, package: Option<packages::Model>, digest: &str, hea
             let body = if head {
                 Body::empty()
             } else {
-                Body::from_stream(ctx.state.blobs.read(&held.blob_sha256).await.map_err(Error::internal)?)
+                Body::from_stream(
+                    ctx.state
+                        .blobs
+                        .read(&held.blob_sha256)
+                        .await
+                        .map_err(Error::internal)?,
+                )
             };
             let mut response = Response::new(body);
-            response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(size));
+            response
+                .headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(size));
             response
         }
     };
     let h = response.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     h.insert("Accept-Ranges", HeaderValue::from_static("bytes"));
     if let Ok(v) = HeaderValue::from_str(digest) {
         h.insert("Docker-Content-Digest", v);
@@ -898,7 +1312,11 @@ async fn get_blob(ctx: &Ctx, package: Option<packages::Model>, digest: &str, hea
 
 async fn delete_blob(ctx: &Ctx, package: Option<packages::Model>, digest: &str) -> Outcome {
     if !valid_digest(digest) {
-        return Err(OciError::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", format!("invalid digest {digest}")));
+        return Err(OciError::new(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            format!("invalid digest {digest}"),
+        ));
     }
     let package = package.ok_or_else(|| blob_unknown(digest))?;
     let deleted = oci_blobs::Entity::delete_many()
@@ -912,11 +1330,11 @@ async fn delete_blob(ctx: &Ctx, package: Option<packages::Model>, digest: &str) 
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
-fn upload_location(target: &Target_, id: Uuid) -> String {
+fn upload_location(target: &ImageName, id: Uuid) -> String {
     format!("/v2/{}/blobs/uploads/{id}", target.name)
 }
 
-fn upload_headers(response: &mut Response, target: &Target_, upload: &oci_uploads::Model) {
+fn upload_headers(response: &mut Response, target: &ImageName, upload: &oci_uploads::Model) {
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&upload_location(target, upload.id)) {
         h.insert(LOCATION, v);
@@ -931,7 +1349,7 @@ fn upload_headers(response: &mut Response, target: &Target_, upload: &oci_upload
     h.insert(CONTENT_LENGTH, HeaderValue::from(0));
 }
 
-async fn blob_created(target: &Target_, digest: &str) -> Outcome {
+async fn blob_created(target: &ImageName, digest: &str) -> Outcome {
     let mut response = StatusCode::CREATED.into_response();
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!("/v2/{}/blobs/{digest}", target.name)) {
@@ -943,14 +1361,23 @@ async fn blob_created(target: &Target_, digest: &str) -> Outcome {
     Ok(response)
 }
 
-async fn start_upload(ctx: &Ctx, access: &Access, target: &Target_, query: &HashMap<String, String>, body: Body) -> Outcome {
+async fn start_upload(
+    ctx: &Ctx,
+    access: &Access,
+    target: &ImageName,
+    query: &HashMap<String, String>,
+    body: Body,
+) -> Outcome {
     // Cross-repository mount, when the caller may read the source; else a normal upload.
     if let (Some(digest), Some(from)) = (query.get("mount"), query.get("from")) {
         if valid_digest(digest) {
             if let Ok(source) = resolve(ctx, from).await {
                 if let Some(source_package) = image_package(ctx, &source).await? {
                     let readable = access
-                        .permissions(&source.repository, PackageScope::Package(Some(source_package.id)))
+                        .permissions(
+                            &source.repository,
+                            PackageScope::Package(Some(source_package.id)),
+                        )
                         .contains(Permission::Download);
                     if readable {
                         if let Some(held) = find_held(ctx, &source_package, digest).await? {
@@ -967,12 +1394,20 @@ async fn start_upload(ctx: &Ctx, access: &Access, target: &Target_, query: &Hash
         // Monolithic upload in a single POST.
         let algorithm = digest.split(':').next().unwrap_or("");
         if !valid_digest(digest) {
-            return Err(OciError::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", format!("invalid digest {digest}")));
+            return Err(OciError::new(
+                StatusCode::BAD_REQUEST,
+                "DIGEST_INVALID",
+                format!("invalid digest {digest}"),
+            ));
         }
         let staged = stage_body(ctx, body, ctx.state.config.max_body_size).await?;
         let actual = digest_of(&staged, algorithm);
         if &actual != digest {
-            return Err(OciError::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", format!("the content's digest is {actual}, not {digest}")));
+            return Err(OciError::new(
+                StatusCode::BAD_REQUEST,
+                "DIGEST_INVALID",
+                format!("the content's digest is {actual}, not {digest}"),
+            ));
         }
         commit_blob(ctx, &staged).await?;
         let package = ensure_image(ctx, target).await?;
@@ -997,10 +1432,18 @@ async fn start_upload(ctx: &Ctx, access: &Access, target: &Target_, query: &Hash
 }
 
 fn upload_unknown(id: &str) -> OciError {
-    OciError::new(StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", format!("blob upload unknown to registry: {id}"))
+    OciError::new(
+        StatusCode::NOT_FOUND,
+        "BLOB_UPLOAD_UNKNOWN",
+        format!("blob upload unknown to registry: {id}"),
+    )
 }
 
-async fn find_upload(ctx: &Ctx, target: &Target_, id: &str) -> Result<oci_uploads::Model, OciError> {
+async fn find_upload(
+    ctx: &Ctx,
+    target: &ImageName,
+    id: &str,
+) -> Result<oci_uploads::Model, OciError> {
     let uuid = Uuid::parse_str(id).map_err(|_| upload_unknown(id))?;
     oci_uploads::Entity::find_by_id(uuid)
         .one(&ctx.state.db)
@@ -1009,7 +1452,7 @@ async fn find_upload(ctx: &Ctx, target: &Target_, id: &str) -> Result<oci_upload
         .ok_or_else(|| upload_unknown(id))
 }
 
-fn upload_status(target: &Target_, upload: &oci_uploads::Model) -> Outcome {
+fn upload_status(target: &ImageName, upload: &oci_uploads::Model) -> Outcome {
     let mut response = StatusCode::NO_CONTENT.into_response();
     upload_headers(&mut response, target, upload);
     Ok(response)
@@ -1020,13 +1463,25 @@ fn part_key(upload: Uuid, index: i32) -> String {
 }
 
 /// Append a chunk as the next part of an upload; `expected_start` from Content-Range.
-async fn append_part(ctx: &Ctx, upload: oci_uploads::Model, body: Body) -> Result<oci_uploads::Model, OciError> {
-    let remaining = ctx.state.config.max_body_size.saturating_sub(upload.size as u64);
+async fn append_part(
+    ctx: &Ctx,
+    upload: oci_uploads::Model,
+    body: Body,
+) -> Result<oci_uploads::Model, OciError> {
+    let remaining = ctx
+        .state
+        .config
+        .max_body_size
+        .saturating_sub(upload.size as u64);
     let staged = stage_body(ctx, body, remaining).await?;
     if staged.size == 0 {
         return Ok(upload);
     }
-    ctx.state.blobs.commit_as(&staged, &part_key(upload.id, upload.parts)).await.map_err(Error::internal)?;
+    ctx.state
+        .blobs
+        .commit_as(&staged, &part_key(upload.id, upload.parts))
+        .await
+        .map_err(Error::internal)?;
     let (size, parts) = (upload.size + staged.size as i64, upload.parts + 1);
     let mut row: oci_uploads::ActiveModel = upload.into();
     row.size = Set(size);
@@ -1035,7 +1490,13 @@ async fn append_part(ctx: &Ctx, upload: oci_uploads::Model, body: Body) -> Resul
     Ok(row.update(&ctx.state.db).await?)
 }
 
-async fn patch_upload(ctx: &Ctx, target: &Target_, upload: oci_uploads::Model, headers: &HeaderMap, body: Body) -> Outcome {
+async fn patch_upload(
+    ctx: &Ctx,
+    target: &ImageName,
+    upload: oci_uploads::Model,
+    headers: &HeaderMap,
+    body: Body,
+) -> Outcome {
     if let Some(range) = headers.get(CONTENT_RANGE).and_then(|v| v.to_str().ok()) {
         let start = range
             .trim()
@@ -1048,7 +1509,9 @@ async fn patch_upload(ctx: &Ctx, target: &Target_, upload: oci_uploads::Model, h
             upload_headers(&mut response, target, &upload);
             let body = json!({ "errors": [{ "code": "BLOB_UPLOAD_INVALID", "message": format!("chunk out of order: the upload has {} bytes", upload.size), "detail": {} }] });
             *response.body_mut() = Body::from(body.to_string());
-            response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             response.headers_mut().remove(CONTENT_LENGTH);
             return Ok(response);
         }
@@ -1059,46 +1522,99 @@ async fn patch_upload(ctx: &Ctx, target: &Target_, upload: oci_uploads::Model, h
     Ok(response)
 }
 
-async fn finish_upload(ctx: &Ctx, target: &Target_, upload: oci_uploads::Model, query: &HashMap<String, String>, body: Body) -> Outcome {
+async fn finish_upload(
+    ctx: &Ctx,
+    target: &ImageName,
+    upload: oci_uploads::Model,
+    query: &HashMap<String, String>,
+    body: Body,
+) -> Outcome {
     let digest = query
         .get("digest")
         .filter(|d| valid_digest(d))
-        .ok_or_else(|| OciError::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", "give the blob's digest: ?digest=sha256:…"))?
+        .ok_or_else(|| {
+            OciError::new(
+                StatusCode::BAD_REQUEST,
+                "DIGEST_INVALID",
+                "give the blob's digest: ?digest=sha256:…",
+            )
+        })?
         .clone();
     let upload = append_part(ctx, upload, body).await?;
     // Assemble the parts, hashing, into one staged file.
-    let mut staging = ctx.state.blobs.stage(ctx.state.config.max_body_size).await.map_err(Error::internal)?;
+    let mut staging = ctx
+        .state
+        .blobs
+        .stage(ctx.state.config.max_body_size)
+        .await
+        .map_err(Error::internal)?;
     for index in 0..upload.parts {
-        let mut stream = ctx.state.blobs.read_key(&part_key(upload.id, index)).await.map_err(Error::internal)?;
+        let mut stream = ctx
+            .state
+            .blobs
+            .read_key(&part_key(upload.id, index))
+            .await
+            .map_err(Error::internal)?;
         while let Some(chunk) = stream.next().await {
             staging
                 .write(&chunk.map_err(Error::internal)?)
                 .await
-                .map_err(|e| from_error(Error::internal(anyhow::anyhow!(e.to_string())), "UNKNOWN", None))?;
+                .map_err(|e| {
+                    from_error(
+                        Error::internal(anyhow::anyhow!(e.to_string())),
+                        "UNKNOWN",
+                        None,
+                    )
+                })?;
         }
     }
     let staged = staging.finish().await.map_err(Error::internal)?;
     let actual = digest_of(&staged, digest.split(':').next().unwrap_or("sha256"));
     if actual != digest {
-        return Err(OciError::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", format!("the content's digest is {actual}, not {digest}")));
+        return Err(OciError::new(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            format!("the content's digest is {actual}, not {digest}"),
+        ));
     }
     commit_blob(ctx, &staged).await?;
     let package = ensure_image(ctx, target).await?;
     hold_blob(ctx, &package, &digest, &staged.sha256, staged.size as i64).await?;
-    oci_uploads::Entity::delete_by_id(upload.id).exec(&ctx.state.db).await?;
-    ctx.state.blobs.delete_prefix(&format!("uploads/{}", upload.id)).await.map_err(Error::internal)?;
+    oci_uploads::Entity::delete_by_id(upload.id)
+        .exec(&ctx.state.db)
+        .await?;
+    ctx.state
+        .blobs
+        .delete_prefix(&format!("uploads/{}", upload.id))
+        .await
+        .map_err(Error::internal)?;
     blob_created(target, &digest).await
 }
 
 async fn cancel_upload(ctx: &Ctx, upload: oci_uploads::Model) -> Outcome {
-    oci_uploads::Entity::delete_by_id(upload.id).exec(&ctx.state.db).await?;
-    ctx.state.blobs.delete_prefix(&format!("uploads/{}", upload.id)).await.map_err(Error::internal)?;
+    oci_uploads::Entity::delete_by_id(upload.id)
+        .exec(&ctx.state.db)
+        .await?;
+    ctx.state
+        .blobs
+        .delete_prefix(&format!("uploads/{}", upload.id))
+        .await
+        .map_err(Error::internal)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn referrers(ctx: &Ctx, package: Option<packages::Model>, digest: &str, query: &HashMap<String, String>) -> Outcome {
+async fn referrers(
+    ctx: &Ctx,
+    package: Option<packages::Model>,
+    digest: &str,
+    query: &HashMap<String, String>,
+) -> Outcome {
     if !valid_digest(digest) {
-        return Err(OciError::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", format!("invalid digest {digest}")));
+        return Err(OciError::new(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            format!("invalid digest {digest}"),
+        ));
     }
     let mut manifests = Vec::new();
     if let Some(package) = package {
@@ -1108,8 +1624,13 @@ async fn referrers(ctx: &Ctx, package: Option<packages::Model>, digest: &str, qu
         if let Some(kind) = query.get("artifactType") {
             select = select.filter(oci_manifests::Column::ArtifactType.eq(kind.as_str()));
         }
-        for m in select.order_by_asc(oci_manifests::Column::CreatedAt).all(&ctx.state.db).await? {
-            let mut descriptor = json!({ "mediaType": m.media_type, "digest": m.digest, "size": m.size });
+        for m in select
+            .order_by_asc(oci_manifests::Column::CreatedAt)
+            .all(&ctx.state.db)
+            .await?
+        {
+            let mut descriptor =
+                json!({ "mediaType": m.media_type, "digest": m.digest, "size": m.size });
             if let Some(kind) = m.artifact_type {
                 descriptor["artifactType"] = kind.into();
             }
@@ -1120,9 +1641,17 @@ async fn referrers(ctx: &Ctx, package: Option<packages::Model>, digest: &str, qu
         }
     }
     let body = json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests });
-    let mut response = (StatusCode::OK, [(CONTENT_TYPE, OCI_INDEX)], body.to_string()).into_response();
+    let mut response = (
+        StatusCode::OK,
+        [(CONTENT_TYPE, OCI_INDEX)],
+        body.to_string(),
+    )
+        .into_response();
     if query.contains_key("artifactType") {
-        response.headers_mut().insert("OCI-Filters-Applied", HeaderValue::from_static("artifactType"));
+        response.headers_mut().insert(
+            "OCI-Filters-Applied",
+            HeaderValue::from_static("artifactType"),
+        );
     }
     Ok(response)
 }
@@ -1133,12 +1662,25 @@ mod tests {
 
     #[test]
     fn routes_nested_names() {
-        assert!(matches!(parse_route("acme/team/app/manifests/v1"), Some(Route::Manifest(n, r)) if n == "acme/team/app" && r == "v1"));
-        assert!(matches!(parse_route("acme/app/blobs/uploads/"), Some(Route::Uploads(n)) if n == "acme/app"));
-        assert!(matches!(parse_route("acme/app/blobs/uploads/abc"), Some(Route::Upload(n, id)) if n == "acme/app" && id == "abc"));
-        assert!(matches!(parse_route("acme/app/blobs/sha256:00"), Some(Route::Blob(n, _)) if n == "acme/app"));
-        assert!(matches!(parse_route("acme/app/tags/list"), Some(Route::Tags(n)) if n == "acme/app"));
-        assert!(matches!(parse_route("acme/app/referrers/sha256:00"), Some(Route::Referrers(..))));
+        assert!(
+            matches!(parse_route("acme/team/app/manifests/v1"), Some(Route::Manifest(n, r)) if n == "acme/team/app" && r == "v1")
+        );
+        assert!(
+            matches!(parse_route("acme/app/blobs/uploads/"), Some(Route::Uploads(n)) if n == "acme/app")
+        );
+        assert!(
+            matches!(parse_route("acme/app/blobs/uploads/abc"), Some(Route::Upload(n, id)) if n == "acme/app" && id == "abc")
+        );
+        assert!(
+            matches!(parse_route("acme/app/blobs/sha256:00"), Some(Route::Blob(n, _)) if n == "acme/app")
+        );
+        assert!(
+            matches!(parse_route("acme/app/tags/list"), Some(Route::Tags(n)) if n == "acme/app")
+        );
+        assert!(matches!(
+            parse_route("acme/app/referrers/sha256:00"),
+            Some(Route::Referrers(..))
+        ));
         assert!(matches!(parse_route(""), Some(Route::Base)));
         assert!(matches!(parse_route("_catalog"), Some(Route::Catalog)));
     }
@@ -1152,6 +1694,9 @@ mod tests {
         assert!(valid_digest(&format!("sha256:{}", "a".repeat(64))));
         assert!(!valid_digest(&format!("sha256:{}", "A".repeat(64))));
         assert!(!valid_digest("md5:abc"));
-        assert_eq!(percent_decode("repository%3Aacme%2Fapp%3Apull"), "repository:acme/app:pull");
+        assert_eq!(
+            percent_decode("repository%3Aacme%2Fapp%3Apull"),
+            "repository:acme/app:pull"
+        );
     }
 }
