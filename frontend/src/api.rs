@@ -267,6 +267,15 @@ pub struct DeletePackage;
 )]
 pub struct UpdateRepository;
 
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/delete_image_tag.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct DeleteImageTag;
+
 /// An error a person can read: the server's message, or what failed on the way.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {

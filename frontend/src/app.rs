@@ -42,8 +42,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=HomePage />
                     <Route path=path!("repositories") view=RepositoriesPage />
                     <Route path=path!("repositories/:name") view=RepositoryPage />
-                    <Route path=path!("repositories/:name/packages/:vendor/:package") view=PackagePage />
-                    <Route path=path!("repositories/:name/packages/:package") view=PackagePage />
+                    <Route path=path!("repositories/:name/packages/*package") view=PackagePage />
                     <Route path=path!("packages") view=|| view! { <Section title="Packages" /> } />
                     <Route path=path!("users") view=UsersPage />
                     <Route path=path!("groups") view=GroupsPage />

@@ -313,3 +313,86 @@ async fn shows_maven_setup_retention_and_files_in_the_spa() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn shows_container_commands_and_image_tags_in_the_spa() {
+    if !browser::available() {
+        return;
+    }
+    use sha2::Digest;
+    let env = TestEnv::new();
+    env.create_user("lead@example.com", "admin", "browser-password");
+    env.cli_ok(&["repo", "create", "images", "--format", "container"]);
+    let token = env.cli_ok(&[
+        "token",
+        "create",
+        "--user",
+        "lead@example.com",
+        "--name",
+        "t",
+        "--all-repositories",
+        "--role",
+        "administrator",
+    ]);
+    let server = env.start();
+    let digest = |bytes: &[u8]| {
+        format!(
+            "sha256:{}",
+            sha2::Sha256::digest(bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )
+    };
+    let config = br#"{"architecture":"amd64","os":"linux","created":"2026-11-20T10:00:00Z","rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec();
+    let layer = b"a layer".to_vec();
+    for blob in [&config, &layer] {
+        let response = packistry_tests::client()
+            .post(server.url(&format!(
+                "/v2/images/team/app/blobs/uploads/?digest={}",
+                digest(blob)
+            )))
+            .basic_auth("token", Some(&token))
+            .body(blob.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(&config), "size": config.len() },
+        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest(&layer), "size": layer.len() }],
+    })
+    .to_string();
+    for tag in ["v1", "latest"] {
+        let response = packistry_tests::client()
+            .put(server.url(&format!("/v2/images/team/app/manifests/{tag}")))
+            .basic_auth("token", Some(&token))
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(manifest.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    browser::run_against(
+        &server,
+        "containers.mjs",
+        "lead@example.com",
+        "browser-password",
+        &[],
+    )
+    .await;
+    let tags: serde_json::Value = packistry_tests::client()
+        .get(server.url("/v2/images/team/app/tags/list"))
+        .basic_auth("token", Some(&token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tags["tags"], serde_json::json!(["v1"]));
+}

@@ -6,7 +6,9 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use wasm_bindgen::JsCast;
 
-use crate::api::{self, delete_package, delete_package_version, package, packages, server_info};
+use crate::api::{
+    self, delete_image_tag, delete_package, delete_package_version, package, packages, server_info,
+};
 
 /// The server's public URL, for snippets.
 fn base_url() -> LocalResource<String> {
@@ -117,6 +119,39 @@ pub fn MavenSetup(repository: String) -> impl IntoView {
                     <Snippet title="~/.m2/settings.xml (a personal or deploy token)" testid="maven-settings" text=settings />
                     <Snippet title="pom.xml: resolve from it" testid="maven-repository" text=repositories />
                     <Snippet title="pom.xml: deploy to it (mvn deploy)" testid="maven-distribution" text=distribution />
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// How to log in, push and pull with podman, docker and skopeo.
+#[component]
+pub fn ContainerSetup(repository: String) -> impl IntoView {
+    let base = base_url();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || base.get().map(|base| {
+                let host = host_of(&base);
+                let insecure = !base.starts_with("https://");
+                let tls = if insecure { " --tls-verify=false" } else { "" };
+                let skopeo_tls = if insecure { " --dest-tls-verify=false" } else { "" };
+                let image = format!("{host}/{repository}/app:1.0");
+                let podman = format!(
+                    "podman login{tls} {host} -u token -p pkpat-…\npodman push{tls} {image}\npodman pull{tls} {image}"
+                );
+                let docker = format!(
+                    "docker login {host} -u token -p pkpat-…\ndocker push {image}\ndocker pull {image}"
+                );
+                let skopeo = format!(
+                    "skopeo copy{skopeo_tls} --dest-creds token:pkpat-… oci:layout:1.0 docker://{image}"
+                );
+                view! {
+                    <h2>"Use it with podman, docker or skopeo"</h2>
+                    <p class="muted">"Image names start with the repository; the rest is yours, nested names included."</p>
+                    <Snippet title="podman" testid="podman-commands" text=podman />
+                    <Snippet title="docker" testid="docker-commands" text=docker />
+                    <Snippet title="skopeo" testid="skopeo-commands" text=skopeo />
                 }
             })}
         </Suspense>
@@ -256,14 +291,9 @@ fn DownloadsChart(days: Vec<package::PackagePackageDownloads>) -> impl IntoView 
 pub fn PackagePage() -> impl IntoView {
     let params = use_params_map();
     let repository = move || params.read().get("name").unwrap_or_default();
-    // Composer names have a slash (`vendor/name`, two route segments); Maven's do not.
-    let name = move || {
-        let params = params.read();
-        match params.get("vendor") {
-            Some(vendor) => format!("{vendor}/{}", params.get("package").unwrap_or_default()),
-            None => params.get("package").unwrap_or_default(),
-        }
-    };
+    // The rest of the path: `vendor/name` (Composer), `group:artifact` (Maven), or an image
+    // name with any number of segments.
+    let name = move || params.read().get("package").unwrap_or_default();
     let (reload, set_reload) = signal(0u32);
     let (selected, set_selected) = signal(None::<String>);
     let (error, set_error) = signal(None::<String>);
@@ -288,6 +318,19 @@ pub fn PackagePage() -> impl IntoView {
                     set_selected.set(None);
                     set_reload.update(|n| *n += 1);
                 }
+                Err(err) => set_error.set(Some(err.message)),
+            }
+        });
+    };
+    let delete_tag = move |tag: String| {
+        let variables = delete_image_tag::Variables {
+            repository: repository(),
+            image: name(),
+            tag,
+        };
+        spawn_local(async move {
+            match api::run::<api::DeleteImageTag>(variables).await {
+                Ok(_) => set_reload.update(|n| *n += 1),
                 Err(err) => set_error.set(Some(err.message)),
             }
         });
@@ -319,6 +362,8 @@ pub fn PackagePage() -> impl IntoView {
                     Ok(data) => {
                         let administer = data.repository.permissions.contains(&package::Permission::ADMINISTER);
                         let p = data.package;
+                        // A container image has tags, not versions or counted downloads.
+                        let is_image = !p.tags.is_empty() && p.versions.is_empty();
                         let versions = p.versions.clone();
                         let current = {
                             let versions = versions.clone();
@@ -336,10 +381,41 @@ pub fn PackagePage() -> impl IntoView {
                         view! {
                             <h1 data-testid="package-name">{p.name.clone()}</h1>
                             <p class="muted">{p.description.clone()}</p>
-                            <p>{if p.total_downloads == 1 { "1 download in all".to_owned() } else { format!("{} downloads in all", p.total_downloads) }}</p>
-                            <DownloadsChart days=p.downloads.clone() />
-                            <h2>"Versions"</h2>
-                            <table class="list" data-testid="version-list">
+                            <Show when={let image = is_image; move || !image}>
+                                <p>{if p.total_downloads == 1 { "1 download in all".to_owned() } else { format!("{} downloads in all", p.total_downloads) }}</p>
+                                <DownloadsChart days=p.downloads.clone() />
+                            </Show>
+                            <Show when={let has = !p.tags.is_empty(); move || has}>
+                                <h2>"Tags"</h2>
+                                <table class="list" data-testid="tag-list">
+                                    <thead><tr><th>"Tag"</th><th>"Digest"</th><th>"Size"</th><th>"Platforms"</th><th>"Created"</th><th>"Pull"</th><th></th></tr></thead>
+                                    <tbody>
+                                        {p.tags.clone().into_iter().map(|t| {
+                                            let remove = t.name.clone();
+                                            view! {
+                                                <tr data-tag=t.name.clone()>
+                                                    <td>{t.name.clone()}</td>
+                                                    <td><code class="digest" title=t.digest.clone()>{t.digest.chars().take(19).collect::<String>()}"…"</code></td>
+                                                    <td>{human_size(t.size)}</td>
+                                                    <td>{t.platforms.join(", ")}</td>
+                                                    <td>{t.created.chars().take(10).collect::<String>()}</td>
+                                                    <td><code>{t.pull_command.clone()}</code></td>
+                                                    <td>
+                                                        <Show when=move || administer>
+                                                            {
+                                                                let remove = remove.clone();
+                                                                view! { <button type="button" class="danger" on:click=move |_| delete_tag(remove.clone())>"Delete tag"</button> }
+                                                            }
+                                                        </Show>
+                                                    </td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </Show>
+                            <h2 class:hidden=is_image>"Versions"</h2>
+                            <table class="list" class:hidden=is_image data-testid="version-list">
                                 <thead><tr><th>"Version"</th><th>"Stability"</th><th>"Published"</th><th>"Downloads"</th><th>"Size"</th><th></th></tr></thead>
                                 <tbody>
                                     {versions.into_iter().map(|v| {

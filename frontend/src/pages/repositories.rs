@@ -10,7 +10,9 @@ use crate::api::{
     revoke_role,
 };
 use crate::pages::deploy_tokens::DeployTokens;
-use crate::pages::packages::{ComposerSetup, MavenSetup, PackageList, UploadPackage};
+use crate::pages::packages::{
+    ComposerSetup, ContainerSetup, MavenSetup, PackageList, UploadPackage,
+};
 use crate::session::{use_session, Session};
 
 fn word(value: impl std::fmt::Debug) -> String {
@@ -214,6 +216,8 @@ pub fn RepositoryPage() -> impl IntoView {
                         let composer = repo.format == list::Format::COMPOSER;
                         let maven = repo.format == list::Format::MAVEN;
                         let maven_name = repo.name.clone();
+                        let container = repo.format == list::Format::CONTAINER;
+                        let container_name = repo.name.clone();
                         let retention_name = repo.name.clone();
                         let retention = repo.snapshot_retention;
                         let repo_name = repo.name.clone();
@@ -227,6 +231,9 @@ pub fn RepositoryPage() -> impl IntoView {
                             </Show>
                             <Show when=move || maven>
                                 <MavenSetup repository=maven_name.clone() />
+                            </Show>
+                            <Show when=move || container>
+                                <ContainerSetup repository=container_name.clone() />
                             </Show>
                             <Show when=move || maven && administer>
                                 <SnapshotRetention repository=retention_name.clone() current=retention />

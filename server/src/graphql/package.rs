@@ -148,6 +148,21 @@ pub struct DailyDownloads {
     pub count: i64,
 }
 
+/// A tag of a container image.
+#[derive(SimpleObject, Clone)]
+pub struct ImageTag {
+    pub name: String,
+    pub digest: String,
+    pub media_type: String,
+    /// Manifest, config and layers (for an index: its manifests and theirs).
+    pub size: i64,
+    /// `os/architecture[/variant]` of each image of an index; the config's for an image.
+    pub platforms: Vec<String>,
+    /// The image config's `created`, else when the tag was last set.
+    pub created: DateTime<Utc>,
+    pub pull_command: String,
+}
+
 /// About this server, for building client snippets.
 #[derive(SimpleObject)]
 pub struct ServerInfo {
@@ -156,8 +171,148 @@ pub struct ServerInfo {
     pub version: String,
 }
 
+/// The JSON of a stored blob (manifests, configs), when small enough to read.
+async fn blob_json(state: &SharedState, sha256: &str) -> Option<Value> {
+    use futures_util::StreamExt;
+    let mut stream = state.blobs.read(sha256).await.ok()?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk.ok()?);
+        if bytes.len() > 4 * 1024 * 1024 {
+            return None;
+        }
+    }
+    serde_json::from_slice(&bytes).ok()
+}
+
 #[ComplexObject]
 impl Package {
+    /// Container images: their tags, newest first (empty for other formats).
+    async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<ImageTag>> {
+        use crate::db::entities::{oci_blobs, oci_manifests, oci_tags};
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let call = Call::of(ctx)?;
+        let db = &call.state.db;
+        let tags = oci_tags::Entity::find()
+            .filter(oci_tags::Column::PackageId.eq(self.package_id))
+            .all(db)
+            .await?;
+        if tags.is_empty() {
+            return Ok(Vec::new());
+        }
+        let manifests = oci_manifests::Entity::find()
+            .filter(oci_manifests::Column::PackageId.eq(self.package_id))
+            .all(db)
+            .await?;
+        let blob_sizes: HashMap<String, (i64, String)> = oci_blobs::Entity::find()
+            .filter(oci_blobs::Column::PackageId.eq(self.package_id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|b| (b.digest, (b.size, b.blob_sha256)))
+            .collect();
+        let host = call
+            .state
+            .base_url
+            .split("://")
+            .nth(1)
+            .unwrap_or(&call.state.base_url)
+            .to_owned();
+        let mut out = Vec::new();
+        for tag in tags {
+            let Some(manifest) = manifests.iter().find(|m| m.digest == tag.manifest_digest) else {
+                continue;
+            };
+            let body = blob_json(call.state, &manifest.blob_sha256)
+                .await
+                .unwrap_or(Value::Null);
+            let mut size = manifest.size;
+            let mut platforms = Vec::new();
+            let mut created = None;
+            let mut images = vec![body.clone()];
+            if let Some(children) = body.get("manifests").and_then(Value::as_array) {
+                images.clear();
+                for child in children {
+                    size += child.get("size").and_then(Value::as_i64).unwrap_or(0);
+                    if let Some(platform) = child.get("platform") {
+                        let mut name = format!(
+                            "{}/{}",
+                            platform.get("os").and_then(Value::as_str).unwrap_or("?"),
+                            platform
+                                .get("architecture")
+                                .and_then(Value::as_str)
+                                .unwrap_or("?")
+                        );
+                        if let Some(variant) = platform.get("variant").and_then(Value::as_str) {
+                            name.push('/');
+                            name.push_str(variant);
+                        }
+                        platforms.push(name);
+                    }
+                    let digest = child.get("digest").and_then(Value::as_str).unwrap_or("");
+                    if let Some(m) = manifests.iter().find(|m| m.digest == digest) {
+                        images.push(
+                            blob_json(call.state, &m.blob_sha256)
+                                .await
+                                .unwrap_or(Value::Null),
+                        );
+                    }
+                }
+            }
+            for image in &images {
+                let config = image.get("config");
+                let mut parts: Vec<&Value> = config.into_iter().collect();
+                parts.extend(
+                    image
+                        .get("layers")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten(),
+                );
+                for part in parts {
+                    size += part.get("size").and_then(Value::as_i64).unwrap_or(0);
+                }
+                let config_digest = config
+                    .and_then(|c| c.get("digest"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if let Some((_, sha)) = blob_sizes.get(config_digest) {
+                    if let Some(config) = blob_json(call.state, sha).await {
+                        if body.get("manifests").is_none() {
+                            if let (Some(os), Some(arch)) = (
+                                config.get("os").and_then(Value::as_str),
+                                config.get("architecture").and_then(Value::as_str),
+                            ) {
+                                platforms.push(format!("{os}/{arch}"));
+                            }
+                        }
+                        created = created.or_else(|| {
+                            config
+                                .get("created")
+                                .and_then(Value::as_str)
+                                .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
+                                .map(|c| c.with_timezone(&Utc))
+                        });
+                    }
+                }
+            }
+            out.push(ImageTag {
+                pull_command: format!(
+                    "podman pull {host}/{}/{}:{}",
+                    self.repository, self.name, tag.name
+                ),
+                name: tag.name,
+                digest: manifest.digest.clone(),
+                media_type: manifest.media_type.clone(),
+                size,
+                platforms,
+                created: created.unwrap_or(tag.updated_at),
+            });
+        }
+        out.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.name.cmp(&b.name)));
+        Ok(out)
+    }
+
     /// Every version, newest first.
     async fn versions(&self, ctx: &Context<'_>) -> Result<Vec<PackageVersion>> {
         let call = Call::of(ctx)?;
@@ -538,6 +693,48 @@ impl PackageMutation {
             &repository,
             &package,
             &version,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Delete a tag of a container image (administrators of the repository); the manifest
+    /// stays reachable by digest.
+    async fn delete_image_tag(
+        &self,
+        ctx: &Context<'_>,
+        repository: String,
+        image: String,
+        tag: String,
+    ) -> Result<bool> {
+        use crate::db::entities::oci_tags;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let call = Call::of(ctx)?;
+        let access = call.access().await?;
+        let (repository, package) = readable(call.state, &access, &repository, &image).await?;
+        access.check(
+            &repository,
+            PackageScope::Package(Some(package.id)),
+            &[Permission::Administer],
+        )?;
+        let deleted = oci_tags::Entity::delete_many()
+            .filter(oci_tags::Column::PackageId.eq(package.id))
+            .filter(oci_tags::Column::Name.eq(tag.as_str()))
+            .exec(&call.state.db)
+            .await?;
+        if deleted.rows_affected == 0 {
+            return Err(Error::not_found(format!("{image} has no tag {tag}")).into());
+        }
+        crate::services::audit::record(
+            &call.state.db,
+            &call.actor(),
+            "tag.delete",
+            crate::services::audit::Target {
+                kind: "image",
+                id: Some(package.id.to_string()),
+                name: &package.name,
+            },
+            serde_json::json!({ "repository": repository.name, "tag": tag }),
         )
         .await?;
         Ok(true)
