@@ -60,6 +60,12 @@ pub struct Settings {
     pub max_body_size: u64,
     /// How long a browser session lasts, in hours.
     pub session_ttl_hours: u64,
+    /// How often the maintenance job (garbage collection, abandoned uploads) runs.
+    pub maintenance_interval_seconds: u64,
+    /// An upload untouched this long is abandoned and removed.
+    pub upload_ttl_seconds: u64,
+    /// Garbage collection spares anything younger than this (pushes in progress).
+    pub gc_grace_seconds: u64,
 }
 
 impl Default for Settings {
@@ -75,6 +81,9 @@ impl Default for Settings {
             log_level: "info".into(),
             max_body_size: 2 * 1024 * 1024 * 1024,
             session_ttl_hours: 24 * 7,
+            maintenance_interval_seconds: 3600,
+            upload_ttl_seconds: 24 * 3600,
+            gc_grace_seconds: 3600,
         }
     }
 }
@@ -168,6 +177,9 @@ pub struct Config {
     pub log_level: String,
     pub max_body_size: u64,
     pub session_ttl_hours: u64,
+    pub maintenance_interval_seconds: u64,
+    pub upload_ttl_seconds: u64,
+    pub gc_grace_seconds: u64,
 }
 
 fn variable_for(path: &[String]) -> String {
@@ -265,6 +277,12 @@ impl Config {
         if settings.log_level.trim().is_empty() {
             return Err(ConfigError::new("PACKISTRY_LOG_LEVEL", "must not be empty"));
         }
+        if settings.maintenance_interval_seconds == 0 {
+            return Err(ConfigError::new(
+                "PACKISTRY_MAINTENANCE_INTERVAL_SECONDS",
+                "must be at least 1",
+            ));
+        }
         if settings.session_ttl_hours == 0 {
             return Err(ConfigError::new(
                 "PACKISTRY_SESSION_TTL_HOURS",
@@ -283,6 +301,9 @@ impl Config {
             log_level: settings.log_level,
             max_body_size: settings.max_body_size,
             session_ttl_hours: settings.session_ttl_hours,
+            maintenance_interval_seconds: settings.maintenance_interval_seconds,
+            upload_ttl_seconds: settings.upload_ttl_seconds,
+            gc_grace_seconds: settings.gc_grace_seconds,
         })
     }
 

@@ -97,6 +97,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
         })
     };
+    let maintenance = tokio::spawn(services::maintenance::run_forever(state.clone()));
     let app = http::router(state.clone());
     axum::serve(
         listener,
@@ -105,6 +106,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     flusher.abort();
+    maintenance.abort();
     state.tokens.flush_last_used(&state.db).await;
     state.downloads.flush(&state.db).await;
     state.db.clone().close().await.ok();

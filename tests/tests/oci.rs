@@ -739,3 +739,142 @@ async fn manifests_are_validated_and_deletes_need_an_administrator() {
     );
     let _ = &s.env;
 }
+
+/// Files under a directory, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                found.extend(files_under(&path));
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn maintenance_collects_garbage_and_abandoned_uploads() {
+    let env = TestEnv::new()
+        .with_env("PACKISTRY_MAINTENANCE_INTERVAL_SECONDS", "1")
+        .with_env("PACKISTRY_UPLOAD_TTL_SECONDS", "1")
+        .with_env("PACKISTRY_GC_GRACE_SECONDS", "0");
+    let s = setup_with(env);
+    let push_blob = |bytes: Vec<u8>| {
+        let s = &s;
+        async move {
+            let response = client()
+                .post(s.server.url(&format!(
+                    "/v2/images/app/blobs/uploads/?digest={}",
+                    sha256(&bytes)
+                )))
+                .basic_auth("token", Some(&s.writer))
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 201);
+        }
+    };
+    let config = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();
+    let kept_layer = b"kept layer".to_vec();
+    let dropped_layer = b"dropped layer".to_vec();
+    push_blob(config.clone()).await;
+    push_blob(kept_layer.clone()).await;
+    push_blob(dropped_layer.clone()).await;
+    let manifest = |layer: &[u8]| {
+        json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len() },
+            "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha256(layer), "size": layer.len() }],
+        })
+        .to_string()
+    };
+    let tagged = manifest(&kept_layer);
+    let untagged = manifest(&dropped_layer);
+    for (reference, body) in [
+        ("v1".to_owned(), tagged.clone()),
+        (sha256(untagged.as_bytes()), untagged.clone()),
+    ] {
+        let response = client()
+            .put(
+                s.server
+                    .url(&format!("/v2/images/app/manifests/{reference}")),
+            )
+            .basic_auth("token", Some(&s.writer))
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+    }
+    let abandoned = start_upload(&s, "images/app").await;
+
+    let blob_file = |bytes: &[u8]| {
+        let hex = sha256(bytes).trim_start_matches("sha256:").to_owned();
+        s.env
+            .data_dir
+            .path()
+            .join("blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+    };
+    let mut collected = false;
+    for _ in 0..60 {
+        let gone = client()
+            .get(s.server.url(&format!(
+                "/v2/images/app/manifests/{}",
+                sha256(untagged.as_bytes())
+            )))
+            .basic_auth("token", Some(&s.admin))
+            .send()
+            .await
+            .unwrap();
+        let upload = client()
+            .get(s.server.url(&abandoned))
+            .basic_auth("token", Some(&s.writer))
+            .send()
+            .await
+            .unwrap();
+        if gone.status().as_u16() == 404
+            && upload.status().as_u16() == 404
+            && !blob_file(&dropped_layer).exists()
+        {
+            collected = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(
+        collected,
+        "the untagged manifest, its layer and the abandoned upload are gone:\n{}",
+        s.server.logs()
+    );
+    // What is tagged stays whole.
+    for bytes in [&config, &kept_layer] {
+        assert!(blob_file(bytes).exists());
+        let response = client()
+            .get(
+                s.server
+                    .url(&format!("/v2/images/app/blobs/{}", sha256(bytes))),
+            )
+            .basic_auth("token", Some(&s.reader))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    let response = client()
+        .get(s.server.url("/v2/images/app/manifests/v1"))
+        .basic_auth("token", Some(&s.reader))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), tagged);
+    assert!(files_under(&s.env.data_dir.path().join("blobs/uploads")).is_empty());
+}

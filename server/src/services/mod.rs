@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod downloads;
 pub mod groups;
+pub mod maintenance;
 pub mod packages;
 pub mod repositories;
 pub mod tokens;

@@ -137,7 +137,10 @@ pub async fn publish(
             &[Permission::Administer],
         )?;
     }
-    blob_store.commit(new.file).await.map_err(Error::internal)?;
+    {
+        let _turn = write_turn(db).await;
+        store_blob(db, blob_store, new.file).await?;
+    }
 
     let _turn = write_turn(db).await;
     let now = Utc::now();
@@ -244,7 +247,19 @@ pub async fn publish(
     Ok((package, version))
 }
 
-/// The blob row of a committed staged file; nothing when it is already known.
+/// Store a verified staged file as a blob: its row first (marking it freshly committed, so
+/// garbage collection, which spares recent blobs, cannot remove it under this upload),
+/// then its bytes (written again if a collection removed them meanwhile).
+pub async fn store_blob(
+    db: &impl ConnectionTrait,
+    blob_store: &BlobStore,
+    file: &Staged,
+) -> Result<()> {
+    ensure_blob(db, file, Utc::now()).await?;
+    blob_store.commit(file).await.map_err(Error::internal)
+}
+
+/// The blob row of a staged file, its commit time renewed when it is already known.
 pub async fn ensure_blob(
     txn: &impl ConnectionTrait,
     file: &Staged,
@@ -329,7 +344,10 @@ pub async fn put_file(
     repository: &repositories::Model,
     new: NewFile<'_>,
 ) -> Result<(packages::Model, package_versions::Model, bool)> {
-    blob_store.commit(new.file).await.map_err(Error::internal)?;
+    {
+        let _turn = write_turn(db).await;
+        store_blob(db, blob_store, new.file).await?;
+    }
     let _turn = write_turn(db).await;
     let now = Utc::now();
     let txn = db.begin().await?;

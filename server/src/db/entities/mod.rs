@@ -6,6 +6,7 @@ pub mod blobs;
 pub mod downloads;
 pub mod group_members;
 pub mod groups;
+pub mod jobs;
 pub mod oci_blobs;
 pub mod oci_manifests;
 pub mod oci_tags;

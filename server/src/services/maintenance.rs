@@ -1,0 +1,291 @@
+//! The maintenance job: abandoned uploads are removed, then garbage collection takes
+//! untagged container manifests, the image blobs no manifest uses, and stored blobs nothing
+//! references. It runs on one replica at a time: the job's row in `jobs` is claimed with a
+//! conditional update and a lease, so a replica that dies mid-run is replaced after the lease.
+//! Anything younger than the grace period is spared, so it is safe while pushes happen.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::db::entities::{
+    blobs, jobs, oci_blobs, oci_manifests, oci_tags, oci_uploads, version_files,
+};
+use crate::error::{Error, Result};
+use crate::state::SharedState;
+
+/// The one row of the recurring maintenance job.
+pub const JOB_ID: Uuid = Uuid::from_u128(0x7061_636b_6973_7472_795f_6d61_696e_7400);
+const KIND: &str = "maintenance";
+/// A claim older than this is taken to belong to a dead replica.
+const LEASE: Duration = Duration::from_secs(15 * 60);
+
+/// What one run removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Report {
+    pub uploads: u64,
+    pub manifests: u64,
+    pub image_blobs: u64,
+    pub blobs: u64,
+    pub bytes: u64,
+}
+
+/// Run the job if it is due and no other replica holds it. `Ok(None)`: not this time.
+pub async fn run_if_due(state: &SharedState, worker: &str) -> Result<Option<Report>> {
+    let db = &state.db;
+    let now = Utc::now();
+    jobs::Entity::insert(jobs::ActiveModel {
+        id: Set(JOB_ID),
+        kind: Set(KIND.into()),
+        payload: Set(Value::Object(Default::default())),
+        status: Set("queued".into()),
+        attempts: Set(0),
+        progress: Set(0),
+        error: Set(None),
+        run_at: Set(now),
+        locked_at: Set(None),
+        locked_by: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .on_conflict(OnConflict::column(jobs::Column::Id).do_nothing().to_owned())
+    .do_nothing()
+    .exec(db)
+    .await?;
+    let stale = now - chrono::Duration::from_std(LEASE).unwrap_or_default();
+    let claimed = jobs::Entity::update_many()
+        .col_expr(jobs::Column::Status, Expr::value("running"))
+        .col_expr(jobs::Column::LockedAt, Expr::value(now))
+        .col_expr(jobs::Column::LockedBy, Expr::value(worker))
+        .col_expr(
+            jobs::Column::Attempts,
+            Expr::col(jobs::Column::Attempts).add(1),
+        )
+        .col_expr(jobs::Column::Progress, Expr::value(0))
+        .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
+        .filter(jobs::Column::Id.eq(JOB_ID))
+        .filter(jobs::Column::RunAt.lte(now))
+        .filter(
+            sea_orm::Condition::any()
+                .add(jobs::Column::Status.ne("running"))
+                .add(jobs::Column::LockedAt.lt(stale)),
+        )
+        .exec(db)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Ok(None);
+    }
+    let outcome = run(state).await;
+    let next =
+        Utc::now() + chrono::Duration::seconds(state.config.maintenance_interval_seconds as i64);
+    let (status, error, payload) = match &outcome {
+        Ok(report) => (
+            "succeeded",
+            None,
+            serde_json::to_value(report).unwrap_or(Value::Null),
+        ),
+        Err(err) => {
+            tracing::warn!(error = ?err, "maintenance failed");
+            ("failed", Some(err.to_string()), Value::Null)
+        }
+    };
+    jobs::Entity::update_many()
+        .col_expr(jobs::Column::Status, Expr::value(status))
+        .col_expr(jobs::Column::Error, Expr::value(error))
+        .col_expr(jobs::Column::Payload, Expr::value(payload))
+        .col_expr(jobs::Column::Progress, Expr::value(100))
+        .col_expr(jobs::Column::RunAt, Expr::value(next))
+        .col_expr(
+            jobs::Column::LockedAt,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .col_expr(jobs::Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(jobs::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(jobs::Column::Id.eq(JOB_ID))
+        .exec(db)
+        .await?;
+    outcome.map(Some)
+}
+
+async fn json_of(state: &SharedState, sha256: &str) -> Option<Value> {
+    let mut stream = state.blobs.read(sha256).await.ok()?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk.ok()?);
+        if bytes.len() > 4 * 1024 * 1024 {
+            return None;
+        }
+    }
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn digests_in(manifest: &Value, key: &str) -> Vec<String> {
+    manifest
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.get("digest").and_then(Value::as_str).map(str::to_owned))
+        .collect()
+}
+
+/// One maintenance pass.
+pub async fn run(state: &SharedState) -> Result<Report> {
+    let db = &state.db;
+    let mut report = Report::default();
+    let now = Utc::now();
+    let grace = now - chrono::Duration::seconds(state.config.gc_grace_seconds as i64);
+
+    // 1. Abandoned uploads.
+    let abandoned_before = now - chrono::Duration::seconds(state.config.upload_ttl_seconds as i64);
+    for upload in oci_uploads::Entity::find()
+        .filter(oci_uploads::Column::UpdatedAt.lt(abandoned_before))
+        .all(db)
+        .await?
+    {
+        state
+            .blobs
+            .delete_prefix(&format!("uploads/{}", upload.id))
+            .await
+            .map_err(Error::internal)?;
+        oci_uploads::Entity::delete_by_id(upload.id)
+            .exec(db)
+            .await?;
+        report.uploads += 1;
+    }
+
+    // 2. Untagged manifests: kept when tagged, a child of a kept index, or referring to a
+    //    kept manifest; anything younger than the grace period is kept too.
+    let manifests = oci_manifests::Entity::find().all(db).await?;
+    let tags = oci_tags::Entity::find().all(db).await?;
+    let mut keep: HashSet<(Uuid, String)> = tags
+        .iter()
+        .map(|t| (t.package_id, t.manifest_digest.clone()))
+        .collect();
+    for m in manifests.iter().filter(|m| m.created_at >= grace) {
+        keep.insert((m.package_id, m.digest.clone()));
+    }
+    let mut bodies = std::collections::HashMap::new();
+    loop {
+        let before = keep.len();
+        for m in &manifests {
+            let key = (m.package_id, m.digest.clone());
+            if keep.contains(&key) {
+                if !bodies.contains_key(&key) {
+                    let body = json_of(state, &m.blob_sha256).await.unwrap_or(Value::Null);
+                    for child in digests_in(&body, "manifests") {
+                        keep.insert((m.package_id, child));
+                    }
+                    bodies.insert(key, body);
+                }
+            } else if let Some(subject) = &m.subject_digest {
+                if keep.contains(&(m.package_id, subject.clone())) {
+                    keep.insert(key);
+                }
+            }
+        }
+        if keep.len() == before {
+            break;
+        }
+    }
+    for m in &manifests {
+        if !keep.contains(&(m.package_id, m.digest.clone())) {
+            oci_manifests::Entity::delete_by_id(m.id).exec(db).await?;
+            report.manifests += 1;
+        }
+    }
+
+    // 3. Image blobs no remaining manifest uses.
+    let mut used: HashSet<(Uuid, String)> = HashSet::new();
+    for ((package, _), body) in &bodies {
+        if let Some(config) = body
+            .get("config")
+            .and_then(|c| c.get("digest"))
+            .and_then(Value::as_str)
+        {
+            used.insert((*package, config.to_owned()));
+        }
+        for layer in digests_in(body, "layers") {
+            used.insert((*package, layer));
+        }
+    }
+    for held in oci_blobs::Entity::find()
+        .filter(oci_blobs::Column::CreatedAt.lt(grace))
+        .all(db)
+        .await?
+    {
+        if !used.contains(&(held.package_id, held.digest.clone())) {
+            oci_blobs::Entity::delete_by_id(held.id).exec(db).await?;
+            report.image_blobs += 1;
+        }
+    }
+
+    // 4. Stored blobs nothing references. One conditional DELETE per blob decides, so a
+    //    blob committed again meanwhile (its time renewed) or referenced meanwhile stays.
+    for blob in blobs::Entity::find()
+        .filter(blobs::Column::CreatedAt.lt(grace))
+        .all(db)
+        .await?
+    {
+        let unreferenced = |table: sea_orm::sea_query::DynIden,
+                            column: sea_orm::sea_query::DynIden| {
+            Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from(table)
+                    .and_where(Expr::col(column).eq(blob.digest.clone()))
+                    .to_owned(),
+            )
+            .not()
+        };
+        use sea_orm::sea_query::IntoIden;
+        let deleted = blobs::Entity::delete_many()
+            .filter(blobs::Column::Digest.eq(blob.digest.clone()))
+            .filter(blobs::Column::CreatedAt.lt(grace))
+            .filter(unreferenced(
+                version_files::Entity.into_iden(),
+                version_files::Column::BlobDigest.into_iden(),
+            ))
+            .filter(unreferenced(
+                oci_manifests::Entity.into_iden(),
+                oci_manifests::Column::BlobSha256.into_iden(),
+            ))
+            .filter(unreferenced(
+                oci_blobs::Entity.into_iden(),
+                oci_blobs::Column::BlobSha256.into_iden(),
+            ))
+            .exec(db)
+            .await?;
+        if deleted.rows_affected == 1 {
+            state
+                .blobs
+                .delete(&blob.digest)
+                .await
+                .map_err(Error::internal)?;
+            report.blobs += 1;
+            report.bytes += blob.size as u64;
+        }
+    }
+    if report != Report::default() {
+        tracing::info!(?report, "maintenance removed garbage");
+    }
+    Ok(report)
+}
+
+/// Run maintenance whenever it is due, for as long as the server runs.
+pub async fn run_forever(state: SharedState) {
+    let worker = format!("{}-{}", std::process::id(), Uuid::new_v4());
+    let tick = Duration::from_secs(state.config.maintenance_interval_seconds.clamp(1, 60));
+    loop {
+        if let Err(err) = run_if_due(&state, &worker).await {
+            tracing::warn!(error = %err, "maintenance could not run");
+        }
+        tokio::time::sleep(tick).await;
+    }
+}
