@@ -177,12 +177,12 @@ pub async fn run(state: &SharedState) -> Result<Report> {
         for m in &manifests {
             let key = (m.package_id, m.digest.clone());
             if keep.contains(&key) {
-                if !bodies.contains_key(&key) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = bodies.entry(key) {
                     let body = json_of(state, &m.blob_sha256).await.unwrap_or(Value::Null);
                     for child in digests_in(&body, "manifests") {
                         keep.insert((m.package_id, child));
                     }
-                    bodies.insert(key, body);
+                    slot.insert(body);
                 }
             } else if let Some(subject) = &m.subject_digest {
                 if keep.contains(&(m.package_id, subject.clone())) {
