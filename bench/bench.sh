@@ -7,6 +7,11 @@
 #   composer dist 64 MiB   wrk -t2 -c8 throughput     vs nginx sendfile of the same file
 #   maven 256 MiB artifact wrk -t2 -c8 throughput     vs nginx sendfile of the same file
 #   maven 1 GiB upload     the server's peak resident memory (uploads must stream)
+#   oci push/pull/re-push  skopeo, a 20-layer 200 MiB image  vs docker-registry (CNCF
+#                                                       distribution 2.8) in the same run
+#   oci manifest GET       wrk -t2 -c64, token auth   vs nginx serving the same bytes behind
+#                                                       auth_basic (the reference registry
+#                                                       printed for the record)
 #
 # Everything listens on 127.0.0.1 only and stops by itself.
 set -euo pipefail
@@ -36,6 +41,7 @@ base="http://127.0.0.1:$port"
 say "preparing Packistry on $base (SQLite + local files)"
 $bin repo create bench --format composer >/dev/null
 $bin repo create jvm --format maven >/dev/null
+$bin repo create images --format container >/dev/null
 echo "bench-password-1" | $bin user create --email bench@example.com --role admin --password-stdin >/dev/null
 token=$($bin token create --user bench@example.com --name bench --all-repositories --role administrator)
 $bin serve >"$work/server.log" 2>&1 &
@@ -151,24 +157,89 @@ say "composer dist 64 MiB ($DURATION each)"
 read -r _ _ p_mib < <(measure "$base$dist_path" 8)
 read -r _ _ n_mib < <(measure "$nginx_base$dist_path" 8)
 
+say "oci: building a 20-layer, 200 MiB image with umoci"
+(cd "$work" && umoci init --layout img >/dev/null && umoci new --image img:v1 >/dev/null
+  for i in $(seq 1 20); do
+    head -c $((10 * 1024 * 1024)) /dev/urandom > "layer$i.bin"
+    umoci insert --image img:v1 "layer$i.bin" "/layer$i.bin" >/dev/null
+    rm -f "layer$i.bin"
+  done)
+reg_port=$(free_port)
+mkdir -p "$work/registry"
+cat > "$work/registry.yml" <<REG
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $work/registry
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$reg_port
+REG
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$reg_port/v2/" >/dev/null && break; sleep 0.1; done
+
+seconds() { # command… → elapsed seconds
+  local start end
+  start=$(date +%s.%N)
+  "$@" >/dev/null 2>>"$work/skopeo.log"
+  end=$(date +%s.%N)
+  python3 -c "print(round($end - $start, 3))"
+}
+(cd "$work"
+  say "oci: skopeo push, pull, re-push against Packistry and the reference registry"
+  p_push=$(seconds skopeo copy --dest-tls-verify=false --dest-creds "token:$token" oci:img:v1 "docker://127.0.0.1:$port/images/bench/app:v1")
+  r_push=$(seconds skopeo copy --dest-tls-verify=false oci:img:v1 "docker://127.0.0.1:$reg_port/bench/app:v1")
+  p_pull=$(seconds skopeo copy --src-tls-verify=false --src-creds "token:$token" "docker://127.0.0.1:$port/images/bench/app:v1" oci:pulled-p:v1)
+  r_pull=$(seconds skopeo copy --src-tls-verify=false "docker://127.0.0.1:$reg_port/bench/app:v1" oci:pulled-r:v1)
+  p_repush=$(seconds skopeo copy --dest-tls-verify=false --dest-creds "token:$token" oci:img:v1 "docker://127.0.0.1:$port/images/bench/app:v1")
+  r_repush=$(seconds skopeo copy --dest-tls-verify=false oci:img:v1 "docker://127.0.0.1:$reg_port/bench/app:v1")
+  echo "$p_push $r_push $p_pull $r_pull $p_repush $r_repush" > "$work/oci-times"
+)
+read -r p_push r_push p_pull r_pull p_repush r_repush < "$work/oci-times"
+manifest_path=/v2/images/bench/app/manifests/v1
+accept="Accept: application/vnd.oci.image.manifest.v1+json"
+mkdir -p "$root$(dirname $manifest_path)"
+curl -sf -H "$auth" -H "$accept" "$base$manifest_path" -o "$root$manifest_path"
+chmod -R a+rX "$root"
+say "oci manifest GET ($DURATION each)"
+read -r m_rps m_p99 _ < <(measure "$base$manifest_path" 64)
+read -r mn_rps mn_p99 _ < <(measure "$nginx_base$manifest_path" 64)
+reference_out=$(wrk -t2 -c64 -d"$DURATION" -H "$accept" "http://127.0.0.1:$reg_port/v2/bench/app/manifests/v1")
+r_rps=$(echo "$reference_out" | awk '/Requests\/sec/ {print $2}')
+
 say "maven artifact 256 MiB ($DURATION each)"
 read -r _ _ p_jar < <(measure "$base$jar_path" 8)
 read -r _ _ n_jar < <(measure "$nginx_base$jar_path" 8)
 
-python3 - "$p_rps" "$n_rps" "$p_p99" "$n_p99" "$p_mib" "$n_mib" "$p_jar" "$n_jar" "$peak_kib" "$rss_before" <<'PY'
+python3 - "$p_rps" "$n_rps" "$p_p99" "$n_p99" "$p_mib" "$n_mib" "$p_jar" "$n_jar" "$peak_kib" "$rss_before" \
+  "$p_push" "$r_push" "$p_pull" "$r_pull" "$p_repush" "$r_repush" "$m_rps" "$mn_rps" "$r_rps" <<'PY'
 import sys
-p_rps, n_rps, p_p99, n_p99, p_mib, n_mib, p_jar, n_jar, peak_kib, before_kib = map(float, sys.argv[1:])
+(p_rps, n_rps, p_p99, n_p99, p_mib, n_mib, p_jar, n_jar, peak_kib, before_kib,
+ p_push, r_push, p_pull, r_pull, p_repush, r_repush, m_rps, mn_rps, r_rps) = map(float, sys.argv[1:])
 rows = [
     ("composer p2 requests/s (token auth)", f"{p_rps:,.0f}", f"{n_rps:,.0f}", p_rps / n_rps, "≥ 0.90×", p_rps / n_rps >= 0.9),
     ("composer p2 p99 latency (ms)", f"{p_p99:.2f}", f"{n_p99:.2f}", p_p99 / n_p99, "≤ 1.50×", p_p99 / n_p99 <= 1.5),
     ("composer dist 64 MiB (MiB/s)", f"{p_mib:,.0f}", f"{n_mib:,.0f}", p_mib / n_mib, "≥ 0.90×", p_mib / n_mib >= 0.9),
     ("maven artifact 256 MiB (MiB/s)", f"{p_jar:,.0f}", f"{n_jar:,.0f}", p_jar / n_jar, "≥ 0.90×", p_jar / n_jar >= 0.9),
+    ("oci manifest GET requests/s (token auth)", f"{m_rps:,.0f}", f"{mn_rps:,.0f}", m_rps / mn_rps, "≥ 0.80×", m_rps / mn_rps >= 0.8),
 ]
 print()
 print(f"{'benchmark':<40} {'packistry':>12} {'nginx':>12} {'ratio':>8}  goal")
 print("-" * 88)
 for name, ours, theirs, ratio, goal, met in rows:
     print(f"{name:<40} {ours:>12} {theirs:>12} {ratio:>7.2f}×  {goal} {'met' if met else 'NOT met'}")
+print()
+print(f"{'benchmark (skopeo, 20 layers, 200 MiB)':<40} {'packistry':>12} {'registry 2.8':>12} {'ratio':>8}  goal")
+print("-" * 88)
+for name, ours, theirs in [("oci push (s)", p_push, r_push), ("oci pull (s)", p_pull, r_pull), ("oci re-push, all blobs present (s)", p_repush, r_repush)]:
+    ratio = ours / theirs
+    print(f"{name:<40} {ours:>12.2f} {theirs:>12.2f} {ratio:>7.2f}×  ≤ 0.80× {'met' if ratio <= 0.8 else 'NOT met'}")
+print(f"{'oci manifest GET requests/s':<40} {m_rps:>12,.0f} {r_rps:>12,.0f} {m_rps / max(r_rps, 1):>7.2f}×  (reference registry, for the record)")
+print()
 peak = peak_kib / 1024
 print(f"{'maven 1 GiB upload: peak RSS (MiB)':<40} {peak:>12.1f} {'':>12} {'':>8}  ≤ 64 MiB {'met' if peak <= 64 else 'NOT met'} (RSS before: {before_kib / 1024:.1f} MiB)")
 PY

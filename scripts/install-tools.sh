@@ -4,7 +4,7 @@
 #   scripts/install-tools.sh test   all of the above, plus clippy/rustfmt, Chromium,
 #                                   playwright-core, composer, maven, skopeo, podman,
 #                                   umoci, oras, and a running PostgreSQL
-#   scripts/install-tools.sh bench  wrk and nginx for `make bench`
+#   scripts/install-tools.sh bench  wrk, nginx, the reference registry, skopeo and umoci for `make bench`
 # Versions are those proven in ../shared/TOOLCHAIN.md. Idempotent: safe to run every time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -104,6 +104,9 @@ install_test_tools() {
 install_bench_tools() {
   command -v wrk >/dev/null || apt_install wrk
   command -v nginx >/dev/null || apt_install nginx-light
+  command -v docker-registry >/dev/null || apt_install docker-registry
+  command -v skopeo >/dev/null || apt_install skopeo
+  command -v umoci >/dev/null || apt_install umoci
 }
 
 case "$what" in

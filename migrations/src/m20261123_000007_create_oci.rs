@@ -1,6 +1,6 @@
 //! Container images (OCI distribution): manifests, tags, the blobs an image holds, and
 //! upload sessions kept in the database (their bytes in storage), so an upload resumes
-//! after a restart and on any replica.
+//! after a restart and on any replica; and whether a repository allows deletes.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -13,6 +13,14 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Repositories::Table)
+                    .add_column(boolean(RepositoryDeletes::AllowDeletes).default(true))
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -153,7 +161,14 @@ impl MigrationTrait for Migration {
                 .drop_table(Table::drop().table(table).to_owned())
                 .await?;
         }
-        Ok(())
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Repositories::Table)
+                    .drop_column(RepositoryDeletes::AllowDeletes)
+                    .to_owned(),
+            )
+            .await
     }
 }
 
@@ -203,4 +218,9 @@ enum OciUploads {
     Parts,
     CreatedAt,
     UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum RepositoryDeletes {
+    AllowDeletes,
 }

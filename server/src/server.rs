@@ -50,6 +50,8 @@ pub async fn prepare(config: Config) -> Result<Prepared, ConfigError> {
         downloads: Default::default(),
         composer_cache: crate::protocols::composer::new_cache(),
         grants_cache: crate::services::access::new_grants_cache(),
+        package_cache: crate::state::hot_cache(),
+        manifest_cache: crate::state::hot_cache(),
         repository_cache: moka::future::Cache::builder()
             .max_capacity(10_000)
             .time_to_live(crate::auth::token::CACHE_TTL)

@@ -33,6 +33,29 @@ pub struct AppState {
     /// GraphQL changes invalidate it at once on this replica.
     pub repository_cache:
         moka::future::Cache<String, Option<crate::db::entities::repositories::Model>>,
+    /// Packages by (repository, name) for the protocol read paths, for [`HOT_TTL`]; writes
+    /// through this replica invalidate it at once.
+    pub package_cache:
+        moka::future::Cache<(uuid::Uuid, String), Option<crate::db::entities::packages::Model>>,
+    /// Container manifests by (image, tag or digest), as [`AppState::package_cache`].
+    pub manifest_cache: moka::future::Cache<
+        (uuid::Uuid, String),
+        Option<crate::db::entities::oci_manifests::Model>,
+    >,
+}
+
+/// How long another replica's write may take to show on a protocol read path.
+pub const HOT_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+pub fn hot_cache<K, V>() -> moka::future::Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    moka::future::Cache::builder()
+        .max_capacity(100_000)
+        .time_to_live(HOT_TTL)
+        .build()
 }
 
 impl AppState {
@@ -57,6 +80,27 @@ impl AppState {
             .insert(name.to_owned(), found.clone())
             .await;
         Ok(found)
+    }
+
+    /// A package by repository and name for a protocol read path (cached briefly).
+    pub async fn protocol_package(
+        &self,
+        repository_id: uuid::Uuid,
+        name: &str,
+    ) -> crate::error::Result<Option<crate::db::entities::packages::Model>> {
+        let key = (repository_id, name.to_owned());
+        if let Some(found) = self.package_cache.get(&key).await {
+            return Ok(found);
+        }
+        let found = crate::services::packages::find(&self.db, repository_id, name).await?;
+        self.package_cache.insert(key, found.clone()).await;
+        Ok(found)
+    }
+
+    /// Forget cached packages and manifests after a write through this replica.
+    pub fn forget_packages(&self) {
+        self.package_cache.invalidate_all();
+        self.manifest_cache.invalidate_all();
     }
 
     /// Forget cached repositories and grants after a change made through this replica.

@@ -135,7 +135,10 @@ impl Maven {
 
     /// Run mvn in a folder with these settings.
     pub fn mvn(&self, folder: &Path, args: &[&str]) -> Output {
-        Command::new("mvn")
+        // A bound on each run, so a hang fails the test instead of stalling the suite.
+        Command::new("timeout")
+            .arg("300")
+            .arg("mvn")
             .arg("-B")
             .arg("-s")
             .arg(self.dir.path().join("settings.xml"))

@@ -341,6 +341,7 @@ fn SnapshotRetention(repository: String, current: Option<i64>) -> impl IntoView 
                 description: None,
                 visibility: None,
                 snapshot_retention: retention,
+                allow_deletes: None,
             },
         };
         spawn_local(async move {

@@ -668,6 +668,7 @@ impl PackageMutation {
             new,
         )
         .await?;
+        state.forget_packages();
         Ok(
             version_objects(state, &repository, &package.name, vec![published])
                 .await?
@@ -695,6 +696,7 @@ impl PackageMutation {
             &version,
         )
         .await?;
+        call.state.forget_packages();
         Ok(true)
     }
 
@@ -737,6 +739,7 @@ impl PackageMutation {
             serde_json::json!({ "repository": repository.name, "tag": tag }),
         )
         .await?;
+        call.state.forget_packages();
         Ok(true)
     }
 
@@ -758,6 +761,7 @@ impl PackageMutation {
             &package,
         )
         .await?;
+        call.state.forget_packages();
         Ok(true)
     }
 }

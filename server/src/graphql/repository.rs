@@ -111,6 +111,8 @@ pub struct Repository {
     pub my_role: Option<RepositoryRole>,
     /// Maven: how many builds of each SNAPSHOT version are kept (null: all).
     pub snapshot_retention: Option<i32>,
+    /// Containers: whether administrators may delete manifests, tags and blobs.
+    pub allow_deletes: bool,
 }
 
 impl Repository {
@@ -129,6 +131,7 @@ impl Repository {
                 .collect(),
             my_role: access.role_on(row.id).map(RepositoryRole::from),
             snapshot_retention: row.snapshot_retention,
+            allow_deletes: row.allow_deletes,
         }
     }
 }
@@ -158,6 +161,8 @@ pub struct UpdateRepositoryInput {
     /// Maven: keep the last N builds of each SNAPSHOT version (older builds are removed after
     /// each deploy); null keeps every build. Omitted: unchanged.
     pub snapshot_retention: async_graphql::MaybeUndefined<i32>,
+    /// Containers: whether administrators may delete manifests, tags and blobs (405 when not).
+    pub allow_deletes: Option<bool>,
 }
 
 /// Whom a role is granted to: exactly one of `userEmail` and `groupName`.
@@ -268,6 +273,7 @@ impl RepositoryMutation {
                     async_graphql::MaybeUndefined::Null => Some(None),
                     async_graphql::MaybeUndefined::Value(n) => Some(Some(n)),
                 },
+                allow_deletes: input.allow_deletes,
             },
         )
         .await?;

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use packistry_shared::permissions::Permission;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
     EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
@@ -268,17 +268,30 @@ pub async fn ensure_blob(
     blobs::Entity::insert(blobs::ActiveModel {
         digest: Set(file.sha256.clone()),
         size: Set(file.size as i64),
-        sha1: Set(Some(file.sha1.clone())),
-        md5: Set(Some(file.md5.clone())),
-        sha512: Set(Some(file.sha512.clone())),
+        sha1: Set(Some(file.sha1.clone()).filter(|h| !h.is_empty())),
+        md5: Set(Some(file.md5.clone()).filter(|h| !h.is_empty())),
+        sha512: Set(Some(file.sha512.clone()).filter(|h| !h.is_empty())),
         created_at: Set(now),
     })
     .on_conflict(
+        // Renew the commit time (garbage collection spares recent blobs); keep checksums an
+        // earlier upload computed.
         OnConflict::column(blobs::Column::Digest)
-            .do_nothing()
+            .update_column(blobs::Column::CreatedAt)
+            .value(
+                blobs::Column::Sha1,
+                Expr::cust("COALESCE(excluded.sha1, blobs.sha1)"),
+            )
+            .value(
+                blobs::Column::Md5,
+                Expr::cust("COALESCE(excluded.md5, blobs.md5)"),
+            )
+            .value(
+                blobs::Column::Sha512,
+                Expr::cust("COALESCE(excluded.sha512, blobs.sha512)"),
+            )
             .to_owned(),
     )
-    .do_nothing()
     .exec(txn)
     .await?;
     Ok(())

@@ -101,6 +101,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         visibility: Set(new.visibility.as_str().to_owned()),
         description: Set(new.description.trim().to_owned()),
         snapshot_retention: Set(None),
+        allow_deletes: Set(true),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -146,6 +147,8 @@ pub struct RepositoryChanges {
     pub visibility: Option<Visibility>,
     /// Maven: keep the last N builds per SNAPSHOT version; `Some(None)` keeps all.
     pub snapshot_retention: Option<Option<i32>>,
+    /// Containers: whether administrators may delete manifests, tags and blobs.
+    pub allow_deletes: Option<bool>,
 }
 
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
@@ -173,6 +176,9 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         }
         row.snapshot_retention = Set(retention);
     }
+    if let Some(allow) = changes.allow_deletes {
+        row.allow_deletes = Set(allow);
+    }
     row.updated_at = Set(Utc::now());
     let repository = row.update(&txn).await?;
     audit::record(
@@ -187,6 +193,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         json!({
             "visibility": { "from": before_visibility, "to": repository.visibility },
             "snapshotRetention": repository.snapshot_retention,
+            "allowDeletes": repository.allow_deletes,
         }),
     )
     .await?;

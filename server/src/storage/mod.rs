@@ -116,17 +116,24 @@ impl BlobStore {
 
     /// A new staging file that refuses to grow past `limit` bytes.
     pub async fn stage(&self, limit: u64) -> std::io::Result<Staging> {
+        self.stage_hashing(limit, Hashes::All).await
+    }
+
+    /// A staging file computing only the digests a protocol needs (hashing is most of the
+    /// cost of receiving a large upload).
+    pub async fn stage_hashing(&self, limit: u64, hashes: Hashes) -> std::io::Result<Staging> {
         let path = self
             .staging_dir
             .join(format!("upload-{}", uuid::Uuid::new_v4()));
         let file = tokio::fs::File::create(&path).await?;
+        let all = hashes == Hashes::All;
         Ok(Staging {
             file: Some(tokio::io::BufWriter::with_capacity(256 * 1024, file)),
             guard: StagingGuard(path),
-            sha256: Sha256::new(),
-            sha1: Sha1::new(),
-            md5: md5::Md5::new(),
-            sha512: Sha512::new(),
+            sha256: (hashes != Hashes::None).then(Sha256::new),
+            sha1: all.then(Sha1::new),
+            md5: all.then(md5::Md5::new),
+            sha512: (all || hashes == Hashes::Sha256AndSha512).then(Sha512::new),
             size: 0,
             limit,
         })
@@ -287,6 +294,17 @@ impl BlobStore {
     }
 }
 
+/// Which digests a staging file computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hashes {
+    /// SHA-256, SHA-1, MD5 and SHA-512 (Maven serves them all; Composer needs SHA-1).
+    All,
+    Sha256,
+    Sha256AndSha512,
+    /// None: a part of a larger upload, hashed when assembled.
+    None,
+}
+
 /// Removes its staging file when dropped, whatever happened.
 #[derive(Debug)]
 struct StagingGuard(PathBuf);
@@ -310,10 +328,10 @@ pub enum StageError {
 pub struct Staging {
     file: Option<tokio::io::BufWriter<tokio::fs::File>>,
     guard: StagingGuard,
-    sha256: Sha256,
-    sha1: Sha1,
-    md5: md5::Md5,
-    sha512: Sha512,
+    sha256: Option<Sha256>,
+    sha1: Option<Sha1>,
+    md5: Option<md5::Md5>,
+    sha512: Option<Sha512>,
     size: u64,
     limit: u64,
 }
@@ -324,10 +342,18 @@ impl Staging {
         if self.size > self.limit {
             return Err(StageError::TooLarge(self.limit));
         }
-        self.sha256.update(chunk);
-        self.sha1.update(chunk);
-        self.md5.update(chunk);
-        self.sha512.update(chunk);
+        if let Some(h) = self.sha256.as_mut() {
+            h.update(chunk);
+        }
+        if let Some(h) = self.sha1.as_mut() {
+            h.update(chunk);
+        }
+        if let Some(h) = self.md5.as_mut() {
+            h.update(chunk);
+        }
+        if let Some(h) = self.sha512.as_mut() {
+            h.update(chunk);
+        }
         if let Some(file) = self.file.as_mut() {
             file.write_all(chunk).await?;
         }
@@ -340,18 +366,30 @@ impl Staging {
             file.into_inner().sync_all().await?;
         }
         Ok(Staged {
-            sha256: hex::encode(self.sha256.finalize()),
-            sha1: hex::encode(self.sha1.finalize()),
-            md5: hex::encode(self.md5.finalize()),
-            sha512: hex::encode(self.sha512.finalize()),
+            sha256: self
+                .sha256
+                .map(|h| hex::encode(h.finalize()))
+                .unwrap_or_default(),
+            sha1: self
+                .sha1
+                .map(|h| hex::encode(h.finalize()))
+                .unwrap_or_default(),
+            md5: self
+                .md5
+                .map(|h| hex::encode(h.finalize()))
+                .unwrap_or_default(),
+            sha512: self
+                .sha512
+                .map(|h| hex::encode(h.finalize()))
+                .unwrap_or_default(),
             size: self.size,
             guard: self.guard,
         })
     }
 }
 
-/// A complete staging file with its digests; removed when dropped (after commit, the blob
-/// lives on under its digest).
+/// A complete staging file with its digests (empty when not computed); removed when dropped
+/// (after commit, the blob lives on under its digest).
 #[derive(Debug)]
 pub struct Staged {
     pub sha256: String,

@@ -12,6 +12,8 @@ pub struct Model {
     pub description: String,
     /// Maven: keep the last N builds of each SNAPSHOT version (none: keep all).
     pub snapshot_retention: Option<i32>,
+    /// Whether administrators may delete manifests, tags and blobs (containers).
+    pub allow_deletes: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

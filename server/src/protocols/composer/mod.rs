@@ -164,7 +164,8 @@ async fn readable_package(
     if !is_valid_package_name(name) {
         return Err(not_found());
     }
-    let package = package_service::find(&state.db, repository.id, name)
+    let package = state
+        .protocol_package(repository.id, name)
         .await?
         .ok_or_else(not_found)?;
     match access.check(
@@ -712,7 +713,10 @@ async fn receive(
         fields.overwrite,
     )?;
     let actor = Actor::from_principal(&access.principal, Some(peer.ip().to_string()));
-    package_service::publish(&state.db, &state.blobs, &actor, access, repository, new).await
+    let published =
+        package_service::publish(&state.db, &state.blobs, &actor, access, repository, new).await;
+    state.forget_packages();
+    published
 }
 
 /// Check an inspected archive against the URL and turn it into a version to publish.

@@ -35,7 +35,7 @@ use crate::services::access::{Access, PackageScope};
 use crate::services::audit::{self, Actor, Target};
 use crate::services::packages as package_service;
 use crate::state::SharedState;
-use crate::storage::{StageError, Staged};
+use crate::storage::{Hashes, StageError, Staged};
 
 const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -311,7 +311,8 @@ fn scope_for(name: &str, method: &Method) -> String {
 }
 
 async fn image_package(ctx: &Ctx, target: &ImageName) -> Result<Option<packages::Model>, OciError> {
-    package_service::find(&ctx.state.db, target.repository.id, &target.image)
+    ctx.state
+        .protocol_package(target.repository.id, &target.image)
         .await
         .map_err(|e| from_error(e, "NAME_UNKNOWN", None))
 }
@@ -425,6 +426,7 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
                         Permission::Administer,
                         &method,
                     )?;
+                    deletes_allowed(&target)?;
                     delete_manifest(ctx, &access, &target, package, &reference).await
                 }
                 _ => Err(unsupported_method()),
@@ -452,6 +454,7 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
                         Permission::Administer,
                         &method,
                     )?;
+                    deletes_allowed(&target)?;
                     delete_blob(ctx, package, &digest).await
                 }
                 _ => Err(unsupported_method()),
@@ -507,6 +510,22 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
             )?;
             referrers(ctx, package, &digest, &query).await
         }
+    }
+}
+
+/// 405 where the repository forbids deletes.
+fn deletes_allowed(target: &ImageName) -> Result<(), OciError> {
+    if target.repository.allow_deletes {
+        Ok(())
+    } else {
+        Err(OciError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "UNSUPPORTED",
+            format!(
+                "deletes are disabled on repository {}",
+                target.repository.name
+            ),
+        ))
     }
 }
 
@@ -752,7 +771,22 @@ fn manifest_unknown(reference: &str) -> OciError {
     )
 }
 
+/// A manifest by tag or digest (cached briefly; writes through this replica invalidate).
 async fn find_manifest(
+    ctx: &Ctx,
+    package: &packages::Model,
+    reference: &str,
+) -> Result<Option<oci_manifests::Model>, OciError> {
+    let key = (package.id, reference.to_owned());
+    if let Some(found) = ctx.state.manifest_cache.get(&key).await {
+        return Ok(found);
+    }
+    let found = find_manifest_uncached(ctx, package, reference).await?;
+    ctx.state.manifest_cache.insert(key, found.clone()).await;
+    Ok(found)
+}
+
+async fn find_manifest_uncached(
     ctx: &Ctx,
     package: &packages::Model,
     reference: &str,
@@ -827,11 +861,20 @@ async fn get_manifest(
     Ok(response)
 }
 
-async fn stage_body(ctx: &Ctx, body: Body, limit: u64) -> Result<Staged, OciError> {
+/// The digests to compute for content named by `digest` (`sha256:` or `sha512:`).
+fn hashes_for(digest: &str) -> Hashes {
+    if digest.starts_with("sha512:") {
+        Hashes::Sha256AndSha512
+    } else {
+        Hashes::Sha256
+    }
+}
+
+async fn stage_body(ctx: &Ctx, body: Body, limit: u64, hashes: Hashes) -> Result<Staged, OciError> {
     let mut staging = ctx
         .state
         .blobs
-        .stage(limit)
+        .stage_hashing(limit, hashes)
         .await
         .map_err(Error::internal)?;
     let mut stream = body.into_data_stream();
@@ -859,6 +902,8 @@ async fn ensure_image(ctx: &Ctx, target: &ImageName) -> Result<packages::Model, 
     let now = Utc::now();
     package_service::ensure_package(&ctx.state.db, target.repository.id, &target.image, "", now)
         .await?;
+    // A reader may have cached "no such image" a moment ago.
+    ctx.state.forget_packages();
     Ok(
         package_service::find(&ctx.state.db, target.repository.id, &target.image)
             .await?
@@ -894,12 +939,8 @@ async fn hold_blob(
 }
 
 async fn commit_blob(ctx: &Ctx, staged: &Staged) -> Result<(), OciError> {
-    ctx.state
-        .blobs
-        .commit(staged)
-        .await
-        .map_err(Error::internal)?;
-    package_service::ensure_blob(&ctx.state.db, staged, Utc::now()).await?;
+    let _turn = package_service::write_turn(&ctx.state.db).await;
+    package_service::store_blob(&ctx.state.db, &ctx.state.blobs, staged).await?;
     Ok(())
 }
 
@@ -1033,7 +1074,14 @@ async fn put_manifest(
     let mut staging = ctx
         .state
         .blobs
-        .stage(MANIFEST_LIMIT as u64)
+        .stage_hashing(
+            MANIFEST_LIMIT as u64,
+            if reference.starts_with("sha512:") {
+                Hashes::Sha256AndSha512
+            } else {
+                Hashes::Sha256
+            },
+        )
         .await
         .map_err(Error::internal)?;
     staging
@@ -1117,6 +1165,7 @@ async fn put_manifest(
     touched.updated_at = Set(Utc::now());
     touched.update(&ctx.state.db).await?;
     drop(_turn);
+    ctx.state.forget_packages();
     audit::record(
         &ctx.state.db,
         &Actor::from_principal(&access.principal, None),
@@ -1180,6 +1229,7 @@ async fn delete_manifest(
     touched.updated_at = Set(Utc::now());
     touched.update(&ctx.state.db).await?;
     drop(_turn);
+    ctx.state.forget_packages();
     audit::record(
         &ctx.state.db,
         &Actor::from_principal(&access.principal, None),
@@ -1327,6 +1377,7 @@ async fn delete_blob(ctx: &Ctx, package: Option<packages::Model>, digest: &str) 
     if deleted.rows_affected == 0 {
         return Err(blob_unknown(digest));
     }
+    ctx.state.forget_packages();
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -1400,7 +1451,13 @@ async fn start_upload(
                 format!("invalid digest {digest}"),
             ));
         }
-        let staged = stage_body(ctx, body, ctx.state.config.max_body_size).await?;
+        let staged = stage_body(
+            ctx,
+            body,
+            ctx.state.config.max_body_size,
+            hashes_for(digest),
+        )
+        .await?;
         let actual = digest_of(&staged, algorithm);
         if &actual != digest {
             return Err(OciError::new(
@@ -1473,7 +1530,7 @@ async fn append_part(
         .config
         .max_body_size
         .saturating_sub(upload.size as u64);
-    let staged = stage_body(ctx, body, remaining).await?;
+    let staged = stage_body(ctx, body, remaining, Hashes::None).await?;
     if staged.size == 0 {
         return Ok(upload);
     }
@@ -1540,12 +1597,51 @@ async fn finish_upload(
             )
         })?
         .clone();
-    let upload = append_part(ctx, upload, body).await?;
-    // Assemble the parts, hashing, into one staged file.
+    let staged = if upload.parts == 0 {
+        // The whole blob in this request (POST, then PUT): stage and hash it directly.
+        stage_body(
+            ctx,
+            body,
+            ctx.state.config.max_body_size,
+            hashes_for(&digest),
+        )
+        .await?
+    } else {
+        let upload = append_part(ctx, upload.clone(), body).await?;
+        assemble(ctx, &upload, hashes_for(&digest)).await?
+    };
+    let actual = digest_of(&staged, digest.split(':').next().unwrap_or("sha256"));
+    if actual != digest {
+        return Err(OciError::new(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            format!("the content's digest is {actual}, not {digest}"),
+        ));
+    }
+    commit_blob(ctx, &staged).await?;
+    let package = ensure_image(ctx, target).await?;
+    hold_blob(ctx, &package, &digest, &staged.sha256, staged.size as i64).await?;
+    oci_uploads::Entity::delete_by_id(upload.id)
+        .exec(&ctx.state.db)
+        .await?;
+    ctx.state
+        .blobs
+        .delete_prefix(&format!("uploads/{}", upload.id))
+        .await
+        .map_err(Error::internal)?;
+    blob_created(target, &digest).await
+}
+
+/// The parts of an upload, in order, hashed into one staged file.
+async fn assemble(
+    ctx: &Ctx,
+    upload: &oci_uploads::Model,
+    hashes: Hashes,
+) -> Result<Staged, OciError> {
     let mut staging = ctx
         .state
         .blobs
-        .stage(ctx.state.config.max_body_size)
+        .stage_hashing(ctx.state.config.max_body_size, hashes)
         .await
         .map_err(Error::internal)?;
     for index in 0..upload.parts {
@@ -1568,27 +1664,7 @@ async fn finish_upload(
                 })?;
         }
     }
-    let staged = staging.finish().await.map_err(Error::internal)?;
-    let actual = digest_of(&staged, digest.split(':').next().unwrap_or("sha256"));
-    if actual != digest {
-        return Err(OciError::new(
-            StatusCode::BAD_REQUEST,
-            "DIGEST_INVALID",
-            format!("the content's digest is {actual}, not {digest}"),
-        ));
-    }
-    commit_blob(ctx, &staged).await?;
-    let package = ensure_image(ctx, target).await?;
-    hold_blob(ctx, &package, &digest, &staged.sha256, staged.size as i64).await?;
-    oci_uploads::Entity::delete_by_id(upload.id)
-        .exec(&ctx.state.db)
-        .await?;
-    ctx.state
-        .blobs
-        .delete_prefix(&format!("uploads/{}", upload.id))
-        .await
-        .map_err(Error::internal)?;
-    blob_created(target, &digest).await
+    Ok(staging.finish().await.map_err(Error::internal)?)
 }
 
 async fn cancel_upload(ctx: &Ctx, upload: oci_uploads::Model) -> Outcome {
