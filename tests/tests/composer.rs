@@ -5,7 +5,7 @@
 use packistry_tests::composer::{
     self, output_text, package_zip, upload, zip_of, Credentials, Project,
 };
-use packistry_tests::{client, TestEnv, TestServer};
+use packistry_tests::{client, files_under, TestEnv, TestServer};
 use serde_json::{json, Value};
 
 /// A private composer repository `libs`, an uploader's token, and a reader's token.
@@ -216,22 +216,6 @@ async fn a_package_limited_deploy_token_sees_only_its_packages() {
         project.php(r"echo Acme\Visible\Greeter::version();"),
         "1.0.0"
     );
-}
-
-/// Every file under a directory, recursively.
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                found.extend(files_under(&path));
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! specification's edge cases over plain HTTP.
 
 use packistry_tests::oci::{self, build_image, run, text};
-use packistry_tests::{client, TestEnv, TestServer};
+use packistry_tests::{client, files_under, TestEnv, TestServer};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -738,22 +738,6 @@ async fn manifests_are_validated_and_deletes_need_an_administrator() {
         "MANIFEST_UNKNOWN"
     );
     let _ = &s.env;
-}
-
-/// Files under a directory, recursively.
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                found.extend(files_under(&path));
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 #[tokio::test]

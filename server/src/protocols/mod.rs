@@ -132,3 +132,39 @@ pub fn log_internal(error: &Error) {
         tracing::error!(error = ?source, "internal error");
     }
 }
+
+/// An error for the protocols whose wire format is plain text (Composer, Maven): the message
+/// and a newline, with `WWW-Authenticate: Basic` on 401 so clients send their credentials.
+pub struct PlainError(pub Error);
+
+impl From<Error> for PlainError {
+    fn from(err: Error) -> Self {
+        PlainError(err)
+    }
+}
+
+impl From<sea_orm::DbErr> for PlainError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        PlainError(err.into())
+    }
+}
+
+impl IntoResponse for PlainError {
+    fn into_response(self) -> Response {
+        log_internal(&self.0);
+        let status = self.0.status();
+        let mut response = (
+            status,
+            [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{}\n", self.0),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Packistry\""),
+            );
+        }
+        response
+    }
+}

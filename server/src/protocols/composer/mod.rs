@@ -16,9 +16,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use bytes::Bytes;
 use chrono::DateTime;
-use http::header::{
-    CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED, WWW_AUTHENTICATE,
-};
+use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use packistry_shared::permissions::Permission;
 use packistry_shared::Format;
@@ -30,7 +28,7 @@ use crate::db::entities::{package_versions, packages, repositories};
 use crate::error::{Error, Result};
 use crate::http::TokenAuth;
 use crate::protocols::{
-    conditional, encode_segment, etag_of, http_date, log_internal, principal, reader_principal,
+    conditional, encode_segment, etag_of, http_date, principal, reader_principal, PlainError,
 };
 use crate::services::access::{repository_not_found, Access, PackageScope};
 use crate::services::audit::Actor;
@@ -88,40 +86,8 @@ pub fn router() -> Router<SharedState> {
     router
 }
 
-/// A Composer error: plain text, with a Basic challenge on 401.
-struct ComposerError(Error);
-
-impl From<Error> for ComposerError {
-    fn from(err: Error) -> Self {
-        ComposerError(err)
-    }
-}
-
-impl From<sea_orm::DbErr> for ComposerError {
-    fn from(err: sea_orm::DbErr) -> Self {
-        ComposerError(err.into())
-    }
-}
-
-impl IntoResponse for ComposerError {
-    fn into_response(self) -> Response {
-        log_internal(&self.0);
-        let status = self.0.status();
-        let mut response = (
-            status,
-            [(CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!("{}\n", self.0),
-        )
-            .into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"Packistry\""),
-            );
-        }
-        response
-    }
-}
+/// Composer errors are plain text, with a Basic challenge on 401.
+type ComposerError = PlainError;
 
 type Answer = std::result::Result<Response, ComposerError>;
 

@@ -16,7 +16,7 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED, WWW_AUTHENTICATE};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use packistry_shared::permissions::Permission;
 use packistry_shared::Format;
@@ -29,7 +29,7 @@ use crate::db::entities::{blobs, package_versions, packages, repositories, versi
 use crate::error::{Error, Result};
 use crate::http::TokenAuth;
 use crate::protocols::{
-    conditional, encode_segment, etag_of, http_date, log_internal, reader_principal,
+    conditional, encode_segment, etag_of, http_date, reader_principal, PlainError,
 };
 use crate::services::access::{repository_not_found, Access, PackageScope};
 use crate::services::audit::Actor;
@@ -50,40 +50,9 @@ pub fn router() -> Router<SharedState> {
         .route("/maven/{repo}/{*path}", get(read).put(write))
 }
 
-/// A Maven error: plain text, with a Basic challenge on 401.
-struct MavenError(Error);
-
-impl From<Error> for MavenError {
-    fn from(err: Error) -> Self {
-        MavenError(err)
-    }
-}
-
-impl From<sea_orm::DbErr> for MavenError {
-    fn from(err: sea_orm::DbErr) -> Self {
-        MavenError(err.into())
-    }
-}
-
-impl IntoResponse for MavenError {
-    fn into_response(self) -> Response {
-        log_internal(&self.0);
-        let status = self.0.status();
-        let mut response = (
-            status,
-            [(CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!("{}\n", self.0),
-        )
-            .into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"Packistry\""),
-            );
-        }
-        response
-    }
-}
+/// Maven errors are plain text, with a Basic challenge on 401 (Maven sends credentials
+/// only after one).
+type MavenError = PlainError;
 
 type Answer = std::result::Result<Response, MavenError>;
 
