@@ -25,9 +25,15 @@ pub fn router(state: SharedState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .merge(graphql)
-        .merge(crate::protocols::composer::router())
-        .merge(crate::protocols::maven::router())
-        .merge(crate::protocols::oci::router())
+        .merge(
+            Router::new()
+                .merge(crate::protocols::composer::router())
+                .merge(crate::protocols::maven::router())
+                .merge(crate::protocols::oci::router())
+                .layer(axum::middleware::from_fn(
+                    crate::protocols::close_after_refused_upload,
+                )),
+        )
         .fallback(spa::serve)
         .layer(DefaultBodyLimit::max(
             usize::try_from(state.config.max_body_size).unwrap_or(usize::MAX),

@@ -168,3 +168,25 @@ impl IntoResponse for PlainError {
         response
     }
 }
+
+/// Middleware: an error answered to an upload (PUT, POST, PATCH) closes the connection.
+/// The handler may answer before reading the body (a 401 challenge, a 403, a 409); a client
+/// that sent `Expect: 100-continue` may then send the body anyway after its wait, and on a
+/// kept-alive connection those bytes would be read as the next request, leaving the client
+/// waiting for an answer that never comes (seen with Maven under load).
+pub async fn close_after_refused_upload(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let upload = matches!(
+        *request.method(),
+        http::Method::PUT | http::Method::POST | http::Method::PATCH
+    );
+    let mut response = next.run(request).await;
+    if upload && (response.status().is_client_error() || response.status().is_server_error()) {
+        response
+            .headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
