@@ -153,7 +153,7 @@ pub fn parse(raw: &str, decoded: &str) -> Result<MavenPath, BadPath> {
     }
     let (name, folders) = segments
         .split_last()
-        .expect("a non-folder path has a segment");
+        .ok_or_else(|| bad("name a file or a folder"))?;
     let (checksum, target) = match Checksum::of_name(name) {
         Some((checksum, target)) => (Some(checksum), target.to_owned()),
         None => (None, name.clone()),
