@@ -66,6 +66,8 @@ pub struct Settings {
     pub upload_ttl_seconds: u64,
     /// Garbage collection spares anything younger than this (pushes in progress).
     pub gc_grace_seconds: u64,
+    /// A request body that sends nothing for this long is abandoned (the upload fails).
+    pub upload_idle_seconds: u64,
 }
 
 impl Default for Settings {
@@ -84,6 +86,7 @@ impl Default for Settings {
             maintenance_interval_seconds: 3600,
             upload_ttl_seconds: 24 * 3600,
             gc_grace_seconds: 3600,
+            upload_idle_seconds: 60,
         }
     }
 }
@@ -180,6 +183,7 @@ pub struct Config {
     pub maintenance_interval_seconds: u64,
     pub upload_ttl_seconds: u64,
     pub gc_grace_seconds: u64,
+    pub upload_idle_seconds: u64,
 }
 
 fn variable_for(path: &[String]) -> String {
@@ -304,6 +308,7 @@ impl Config {
             maintenance_interval_seconds: settings.maintenance_interval_seconds,
             upload_ttl_seconds: settings.upload_ttl_seconds,
             gc_grace_seconds: settings.gc_grace_seconds,
+            upload_idle_seconds: settings.upload_idle_seconds,
         })
     }
 

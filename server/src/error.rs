@@ -16,6 +16,9 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The client stopped sending a request body.
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -38,6 +41,16 @@ impl Error {
     pub fn conflict(message: impl Into<String>) -> Self {
         Error::Conflict(message.into())
     }
+    /// Why reading an upload's body failed: the client went quiet (408), or the stream broke.
+    pub fn body(err: &(dyn std::error::Error + 'static)) -> Self {
+        if crate::protocols::body_went_idle(err) {
+            Error::RequestTimeout(
+                "the upload sent nothing for too long and was abandoned; nothing was kept".into(),
+            )
+        } else {
+            Error::BadUserInput(format!("the upload was interrupted: {err}"))
+        }
+    }
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
         Error::Internal(source.into())
     }
@@ -50,7 +63,7 @@ impl Error {
             Error::NotFound(_) => "NOT_FOUND",
             Error::BadUserInput(_) => "BAD_USER_INPUT",
             Error::Conflict(_) => "CONFLICT",
-            Error::PayloadTooLarge(_) => "BAD_USER_INPUT",
+            Error::PayloadTooLarge(_) | Error::RequestTimeout(_) => "BAD_USER_INPUT",
             Error::Internal(_) => "INTERNAL",
         }
     }
@@ -64,6 +77,7 @@ impl Error {
             Error::BadUserInput(_) => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

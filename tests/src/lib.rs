@@ -127,6 +127,10 @@ impl TestEnv {
             .env("PACKISTRY_LISTEN", "127.0.0.1:0")
             .env("PACKISTRY_LOG_FORMAT", "human")
             .current_dir(self.data_dir.path());
+        // A developer chasing a failure may ask the servers under test for more detail.
+        if let Some(filter) = std::env::var_os("PACKISTRY_LOG") {
+            command.env("PACKISTRY_LOG", filter);
+        }
         if let Some(url) = &self.database.url {
             command.env("PACKISTRY_DATABASE_URL", url);
         }

@@ -299,6 +299,15 @@ async fn five_concurrent_deploys_all_reach_the_metadata() {
                         "-DgeneratePom=true",
                         &format!("-Durl={}", maven.repository_url),
                         "-DrepositoryId=packistry",
+                        // Each deployer has its own local repository, as on separate
+                        // machines: Maven 3.8 rewrites the local copy of
+                        // maven-metadata.xml without a lock, and a file truncated by
+                        // another process is sent as an empty body after its
+                        // Content-Length (the client then waits forever).
+                        &format!(
+                            "-Dmaven.repo.local={}",
+                            maven.dir.path().join(format!("local-repo-{i}")).display()
+                        ),
                     ],
                 );
                 (i, out)
@@ -307,7 +316,12 @@ async fn five_concurrent_deploys_all_reach_the_metadata() {
         .collect();
     for thread in threads {
         let (i, out) = thread.join().unwrap();
-        assert!(out.status.success(), "deploy {i}: {}", text(&out));
+        assert!(
+            out.status.success(),
+            "deploy {i}: {}\nserver:\n{}",
+            text(&out),
+            s.server.logs()
+        );
     }
     let (_, xml, _) = get(
         &s.server,
@@ -658,4 +672,57 @@ async fn snapshot_retention_and_maven_packages_in_graphql() {
     assert!(!String::from_utf8(xml)
         .unwrap()
         .contains("<version>0.9</version>"));
+}
+
+#[tokio::test]
+async fn an_upload_that_stops_sending_is_abandoned_with_408_and_nothing_is_kept() {
+    let env = TestEnv::new().with_env("PACKISTRY_UPLOAD_IDLE_SECONDS", "1");
+    env.cli_ok(&["repo", "create", "java", "--format", "maven"]);
+    env.create_user("dev@example.com", "user", "dev-password-1");
+    env.cli_ok(&[
+        "grant",
+        "--repository",
+        "java",
+        "--user",
+        "dev@example.com",
+        "--role",
+        "uploader",
+    ]);
+    let token = env.cli_ok(&[
+        "token",
+        "create",
+        "--user",
+        "dev@example.com",
+        "--name",
+        "ci",
+        "--all-repositories",
+        "--role",
+        "uploader",
+    ]);
+    let server = env.start();
+    let address = server.base_url.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    // Ten bytes of a promised hundred, then silence (a client whose source file shrank).
+    write!(
+        stream,
+        "PUT /maven/java/org/example/idle/1.0/idle-1.0.jar HTTP/1.1\r\nHost: {address}\r\nAuthorization: Basic {}\r\nContent-Length: 100\r\n\r\n0123456789",
+        base64_encode(&format!("token:{token}"))
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("nothing was kept"), "{answer}");
+    let (status, _, _) = get(
+        &server,
+        "/maven/java/org/example/idle/1.0/idle-1.0.jar",
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let staged = packistry_tests::files_under(&env.data_dir.path().join("tmp"));
+    assert!(staged.is_empty(), "staging files left: {staged:?}");
 }

@@ -35,6 +35,10 @@ pub fn router(state: SharedState) -> Router {
                 )),
         )
         .fallback(spa::serve)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::protocols::abandon_idle_uploads,
+        ))
         .layer(DefaultBodyLimit::max(
             usize::try_from(state.config.max_body_size).unwrap_or(usize::MAX),
         ))
@@ -56,7 +60,7 @@ pub fn router(state: SharedState) -> Router {
                         http.latency_ms = tracing::field::Empty,
                     )
                 })
-                .on_request(())
+                .on_request(|_: &Request, _: &Span| tracing::debug!("request"))
                 .on_response(
                     |response: &axum::response::Response, latency: Duration, span: &Span| {
                         span.record("http.status", response.status().as_u16());

@@ -169,11 +169,48 @@ impl IntoResponse for PlainError {
     }
 }
 
+/// Middleware: a request body that sends nothing for `PACKISTRY_UPLOAD_IDLE_SECONDS` fails
+/// the request (as nginx's `client_body_timeout`), so a client that stops sending, or sends
+/// fewer bytes than its `Content-Length`, cannot hold a staging file and a connection open.
+pub async fn abandon_idle_uploads(
+    axum::extract::State(state): axum::extract::State<crate::state::SharedState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let idle = std::time::Duration::from_secs(state.config.upload_idle_seconds);
+    let request = request
+        .map(|body| axum::body::Body::new(tower_http::timeout::TimeoutBody::new(idle, body)));
+    next.run(request).await
+}
+
+/// Whether a body read failed because the client went quiet (see [`abandon_idle_uploads`]).
+pub fn body_went_idle(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(err) = source {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Whether `axum::body::to_bytes` failed on its length limit.
+pub fn body_too_large(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
 /// Middleware: an error answered to an upload (PUT, POST, PATCH) closes the connection.
 /// The handler may answer before reading the body (a 401 challenge, a 403, a 409); a client
 /// that sent `Expect: 100-continue` may then send the body anyway after its wait, and on a
-/// kept-alive connection those bytes would be read as the next request, leaving the client
-/// waiting for an answer that never comes (seen with Maven under load).
+/// kept-alive connection those bytes would be read as the next request.
 pub async fn close_after_refused_upload(
     request: axum::extract::Request,
     next: axum::middleware::Next,

@@ -481,9 +481,13 @@ fn wants_overwrite(query: &WriteQuery, headers: &HeaderMap) -> bool {
 }
 
 async fn small_body(body: Body) -> Result<Bytes> {
-    axum::body::to_bytes(body, SMALL_BODY)
-        .await
-        .map_err(|_| Error::bad_input(format!("this file may be at most {SMALL_BODY} bytes")))
+    axum::body::to_bytes(body, SMALL_BODY).await.map_err(|err| {
+        if crate::protocols::body_too_large(&err) {
+            Error::PayloadTooLarge(format!("this file may be at most {SMALL_BODY} bytes"))
+        } else {
+            Error::body(&err)
+        }
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -498,10 +502,13 @@ async fn write(
 ) -> Answer {
     let parsed =
         path::parse(raw_rest(request.uri()), &decoded).map_err(|err| Error::bad_input(err.0))?;
+    tracing::debug!("maven write: authenticated");
     let access = state
         .protocol_access(crate::protocols::principal(auth)?)
         .await?;
+    tracing::debug!("maven write: access loaded");
     let repository = repository(&state, &repo).await?;
+    tracing::debug!("maven write: repository found");
     let body = request.into_body();
     match parsed {
         MavenPath::Folder(_) => Err(Error::bad_input("PUT a file, not a folder").into()),
@@ -510,6 +517,7 @@ async fn write(
             // deploys never lose a version.
             access.check(&repository, PackageScope::Repository, &[Permission::Upload])?;
             small_body(body).await?;
+            tracing::debug!("maven write: metadata body read");
             Ok(StatusCode::CREATED.into_response())
         }
         MavenPath::File {
@@ -575,9 +583,7 @@ async fn write(
                 .map_err(Error::internal)?;
             let mut stream = body.into_data_stream();
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|err| {
-                    Error::bad_input(format!("the upload was interrupted: {err}"))
-                })?;
+                let chunk = chunk.map_err(|err| Error::body(&err))?;
                 staging.write(&chunk).await.map_err(|err| match err {
                     StageError::TooLarge(limit) => Error::PayloadTooLarge(format!(
                         "the upload is larger than the limit of {limit} bytes"
@@ -586,6 +592,7 @@ async fn write(
                 })?;
             }
             let staged = staging.finish().await.map_err(Error::internal)?;
+            tracing::debug!("maven write: body staged");
             let mut facts = serde_json::Map::new();
             if coordinates.extension == "pom" && coordinates.classifier.is_none() {
                 if staged.size > POM_LIMIT {

@@ -90,6 +90,9 @@ fn from_error(err: Error, not_found_code: &'static str, scope: Option<String>) -
         Error::PayloadTooLarge(_) => {
             OciError::new(StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", message)
         }
+        Error::RequestTimeout(_) => {
+            OciError::new(StatusCode::REQUEST_TIMEOUT, "BLOB_UPLOAD_INVALID", message)
+        }
         Error::Internal(_) => OciError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "UNKNOWN",
@@ -681,11 +684,7 @@ fn paginate(
     }
     let n = match query.get("n") {
         Some(n) => Some(n.parse::<usize>().map_err(|_| {
-            OciError::new(
-                StatusCode::BAD_REQUEST,
-                "PAGINATION_NUMBER_INVALID",
-                "n must be a number",
-            )
+            OciError::new(StatusCode::BAD_REQUEST, "UNSUPPORTED", "n must be a number")
         })?),
         None => None,
     };
@@ -825,6 +824,37 @@ async fn read_all(ctx: &Ctx, sha256: &str) -> Result<Bytes, OciError> {
     Ok(Bytes::from(bytes))
 }
 
+/// Whether the request's `Accept` admits `media_type`: no `Accept` (or an empty one)
+/// admits anything; otherwise a listed type, `type/*` or `*/*` without `q=0`.
+fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
+    let mut ranges = headers
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter(|r| !r.trim().is_empty())
+        .peekable();
+    if ranges.peek().is_none() {
+        return true;
+    }
+    let wanted = media_type.to_ascii_lowercase();
+    let kind = wanted.split('/').next().unwrap_or("");
+    ranges.any(|range| {
+        let mut parts = range.split(';');
+        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        !refused
+            && (name == wanted
+                || name == "*/*"
+                || name.strip_suffix("/*").is_some_and(|k| k == kind))
+    })
+}
+
 async fn get_manifest(
     ctx: &Ctx,
     target: &ImageName,
@@ -837,7 +867,19 @@ async fn get_manifest(
     let manifest = find_manifest(ctx, &package, reference)
         .await?
         .ok_or_else(|| manifest_unknown(reference))?;
-    let _ = (target, headers);
+    let _ = target;
+    if !accepts(headers, &manifest.media_type) {
+        // As the reference registry: no conversion between formats, and a client that
+        // cannot read the stored one is told the manifest is unknown to it.
+        return Err(OciError::new(
+            StatusCode::NOT_FOUND,
+            "MANIFEST_UNKNOWN",
+            format!(
+                "manifest {reference} is {}, which the Accept header does not include",
+                manifest.media_type
+            ),
+        ));
+    }
     let body = if head {
         Bytes::new()
     } else {
@@ -879,12 +921,15 @@ async fn stage_body(ctx: &Ctx, body: Body, limit: u64, hashes: Hashes) -> Result
         .map_err(Error::internal)?;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|err| {
-            OciError::new(
+        let chunk = chunk.map_err(|err| match Error::body(&err) {
+            Error::RequestTimeout(message) => {
+                OciError::new(StatusCode::REQUEST_TIMEOUT, "BLOB_UPLOAD_INVALID", message)
+            }
+            other => OciError::new(
                 StatusCode::BAD_REQUEST,
                 "BLOB_UPLOAD_INVALID",
-                format!("the upload was interrupted: {err}"),
-            )
+                other.to_string(),
+            ),
         })?;
         staging.write(&chunk).await.map_err(|err| match err {
             StageError::TooLarge(limit) => OciError::new(
@@ -1001,20 +1046,32 @@ async fn put_manifest(
         |message: String| OciError::new(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", message);
     let is_digest = valid_digest(reference);
     if !is_digest && !TAG.is_match(reference) {
-        return Err(OciError::new(
-            StatusCode::BAD_REQUEST,
-            "TAG_INVALID",
-            format!("invalid tag {reference}"),
-        ));
+        // The specification's codes only: a malformed digest is DIGEST_INVALID, a
+        // malformed tag makes the manifest's reference invalid.
+        return Err(if reference.contains(':') {
+            OciError::new(
+                StatusCode::BAD_REQUEST,
+                "DIGEST_INVALID",
+                format!("invalid digest {reference}"),
+            )
+        } else {
+            invalid(format!(
+                "invalid tag {reference}: up to 128 of [A-Za-z0-9_.-], not starting with . or -"
+            ))
+        });
     }
     let bytes = axum::body::to_bytes(body, MANIFEST_LIMIT)
         .await
-        .map_err(|_| {
-            OciError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "MANIFEST_INVALID",
-                format!("manifests are limited to {MANIFEST_LIMIT} bytes"),
-            )
+        .map_err(|err| {
+            if crate::protocols::body_too_large(&err) {
+                OciError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "MANIFEST_INVALID",
+                    format!("manifests are limited to {MANIFEST_LIMIT} bytes"),
+                )
+            } else {
+                from_error(Error::body(&err), "MANIFEST_INVALID", None)
+            }
         })?;
     let manifest: Value = serde_json::from_slice(&bytes)
         .map_err(|err| invalid(format!("the manifest is not JSON: {err}")))?;
@@ -1735,6 +1792,33 @@ async fn referrers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accept_negotiation() {
+        let with = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for v in values {
+                headers.append(http::header::ACCEPT, HeaderValue::from_str(v).unwrap());
+            }
+            headers
+        };
+        let docker = "application/vnd.docker.distribution.manifest.v2+json";
+        assert!(accepts(&with(&[]), OCI_MANIFEST));
+        assert!(accepts(&with(&[""]), OCI_MANIFEST));
+        assert!(accepts(&with(&["*/*"]), OCI_MANIFEST));
+        assert!(accepts(&with(&["application/*"]), OCI_MANIFEST));
+        assert!(accepts(&with(&[docker, OCI_MANIFEST]), OCI_MANIFEST));
+        assert!(accepts(
+            &with(&[&format!("{docker}, {OCI_MANIFEST}; q=0.5")]),
+            OCI_MANIFEST
+        ));
+        assert!(!accepts(&with(&[docker]), OCI_MANIFEST));
+        assert!(!accepts(&with(&["text/*"]), OCI_MANIFEST));
+        assert!(!accepts(
+            &with(&[&format!("{OCI_MANIFEST};q=0")]),
+            OCI_MANIFEST
+        ));
+    }
 
     #[test]
     fn routes_nested_names() {
