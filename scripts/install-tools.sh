@@ -3,7 +3,7 @@
 #   scripts/install-tools.sh spa    the wasm target, Trunk, wasm-bindgen-cli, binaryen
 #   scripts/install-tools.sh test   all of the above, plus clippy/rustfmt, Chromium,
 #                                   playwright-core, composer, maven, skopeo, podman,
-#                                   umoci, oras, and a running PostgreSQL
+#                                   umoci, oras, moto's S3 server, and a running PostgreSQL
 #   scripts/install-tools.sh bench  wrk, nginx, the reference registry, skopeo and umoci for `make bench`
 # Versions are those proven in ../shared/TOOLCHAIN.md. Idempotent: safe to run every time.
 set -euo pipefail
@@ -90,6 +90,12 @@ install_test_tools() {
   if ! python3 -c 'import oras.client' 2>/dev/null; then
     say "pip install oras"
     python3 -m pip install --quiet oras || python3 -m pip install --quiet --break-system-packages oras
+  fi
+
+  # A real S3-compatible store for the storage tests.
+  if ! python3 -c 'import moto.server, flask' 2>/dev/null; then
+    say "pip install moto[server]"
+    python3 -m pip install --quiet 'moto[server]' || python3 -m pip install --quiet --break-system-packages 'moto[server]'
   fi
 
   command -v createdb >/dev/null || apt_install postgresql-client

@@ -9,6 +9,7 @@ mod m20261123_000004_create_tokens;
 mod m20261123_000005_create_audit_and_jobs;
 mod m20261123_000006_package_details;
 mod m20261123_000007_create_oci;
+mod m20261123_000008_upload_digest;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_create_audit_and_jobs::Migration),
             Box::new(m20261123_000006_package_details::Migration),
             Box::new(m20261123_000007_create_oci::Migration),
+            Box::new(m20261123_000008_upload_digest::Migration),
         ]
     }
 }

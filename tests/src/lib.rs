@@ -14,6 +14,7 @@ pub mod browser;
 pub mod composer;
 pub mod maven;
 pub mod oci;
+pub mod s3;
 
 /// The `packistry` binary under test: `PACKISTRY_BIN`, or the workspace's debug build.
 pub fn binary() -> PathBuf {

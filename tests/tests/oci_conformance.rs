@@ -402,6 +402,37 @@ async fn push() {
         Some(streamed.digest.as_str())
     );
 
+    // Streamed with a digest that is not the content's: refused, and no blob appears.
+    let started = r
+        .request(Method::POST, "/v2/{name}/blobs/uploads/")
+        .send()
+        .await
+        .unwrap();
+    let patched = r
+        .request(Method::PATCH, &location(&started))
+        .body(b"streamed, then misnamed".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status().as_u16(), 202);
+    let misnamed = blob("something else entirely");
+    let refused = r
+        .request(Method::PUT, &location(&patched))
+        .query(&[("digest", &misnamed.digest)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    assert_eq!(error_code(refused).await, "DIGEST_INVALID");
+    for digest in [&misnamed.digest, &blob("streamed, then misnamed").digest] {
+        let head = r
+            .request(Method::HEAD, &format!("/v2/{{name}}/blobs/{digest}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status().as_u16(), 404);
+    }
+
     // Monolithic in one POST with the digest.
     let single = blob("single post");
     let posted = r

@@ -265,35 +265,59 @@ pub async fn ensure_blob(
     file: &Staged,
     now: chrono::DateTime<Utc>,
 ) -> Result<()> {
-    blobs::Entity::insert(blobs::ActiveModel {
-        digest: Set(file.sha256.clone()),
-        size: Set(file.size as i64),
-        sha1: Set(Some(file.sha1.clone()).filter(|h| !h.is_empty())),
-        md5: Set(Some(file.md5.clone()).filter(|h| !h.is_empty())),
-        sha512: Set(Some(file.sha512.clone()).filter(|h| !h.is_empty())),
-        created_at: Set(now),
-    })
-    .on_conflict(
-        // Renew the commit time (garbage collection spares recent blobs); keep checksums an
-        // earlier upload computed.
-        OnConflict::column(blobs::Column::Digest)
-            .update_column(blobs::Column::CreatedAt)
-            .value(
-                blobs::Column::Sha1,
-                Expr::cust("COALESCE(excluded.sha1, blobs.sha1)"),
-            )
-            .value(
-                blobs::Column::Md5,
-                Expr::cust("COALESCE(excluded.md5, blobs.md5)"),
-            )
-            .value(
-                blobs::Column::Sha512,
-                Expr::cust("COALESCE(excluded.sha512, blobs.sha512)"),
-            )
-            .to_owned(),
+    upsert_blob(
+        txn,
+        blobs::ActiveModel {
+            digest: Set(file.sha256.clone()),
+            size: Set(file.size as i64),
+            sha1: Set(Some(file.sha1.clone()).filter(|h| !h.is_empty())),
+            md5: Set(Some(file.md5.clone()).filter(|h| !h.is_empty())),
+            sha512: Set(Some(file.sha512.clone()).filter(|h| !h.is_empty())),
+            created_at: Set(now),
+        },
     )
-    .exec(txn)
-    .await?;
+    .await
+}
+
+/// The blob row of content known by its SHA-256 and size only (a promoted upload part).
+pub async fn ensure_blob_digest(txn: &impl ConnectionTrait, sha256: &str, size: i64) -> Result<()> {
+    upsert_blob(
+        txn,
+        blobs::ActiveModel {
+            digest: Set(sha256.to_owned()),
+            size: Set(size),
+            sha1: Set(None),
+            md5: Set(None),
+            sha512: Set(None),
+            created_at: Set(Utc::now()),
+        },
+    )
+    .await
+}
+
+async fn upsert_blob(txn: &impl ConnectionTrait, row: blobs::ActiveModel) -> Result<()> {
+    blobs::Entity::insert(row)
+        .on_conflict(
+            // Renew the commit time (garbage collection spares recent blobs); keep checksums an
+            // earlier upload computed.
+            OnConflict::column(blobs::Column::Digest)
+                .update_column(blobs::Column::CreatedAt)
+                .value(
+                    blobs::Column::Sha1,
+                    Expr::cust("COALESCE(excluded.sha1, blobs.sha1)"),
+                )
+                .value(
+                    blobs::Column::Md5,
+                    Expr::cust("COALESCE(excluded.md5, blobs.md5)"),
+                )
+                .value(
+                    blobs::Column::Sha512,
+                    Expr::cust("COALESCE(excluded.sha512, blobs.sha512)"),
+                )
+                .to_owned(),
+        )
+        .exec(txn)
+        .await?;
     Ok(())
 }
 

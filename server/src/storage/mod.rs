@@ -262,6 +262,34 @@ impl BlobStore {
         }
     }
 
+    /// Make a stored object (a verified upload part) the blob `sha256_hex` without reading it:
+    /// a hard link on local storage, a server-side copy on S3. Content-addressed: a blob
+    /// already there is kept.
+    pub async fn promote(&self, key: &str, sha256_hex: &str) -> anyhow::Result<()> {
+        let target_key = blob_path(sha256_hex);
+        match &self.local_root {
+            Some(root) => {
+                let target = root.join(&target_key);
+                if let Some(parent) = target.parent() {
+                    tokio::fs::create_dir_all(parent).await?;
+                }
+                match tokio::fs::hard_link(root.join(key), &target).await {
+                    Ok(()) => Ok(()),
+                    Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                    Err(err) => Err(err.into()),
+                }
+            }
+            None => {
+                let target = ObjectPath::from(target_key);
+                if self.store.head(&target).await.is_ok() {
+                    return Ok(());
+                }
+                self.store.copy(&ObjectPath::from(key), &target).await?;
+                Ok(())
+            }
+        }
+    }
+
     /// Remove objects under a prefix (an abandoned or finished upload's parts).
     pub async fn delete_prefix(&self, prefix: &str) -> anyhow::Result<()> {
         match &self.local_root {

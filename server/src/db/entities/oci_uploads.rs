@@ -10,6 +10,8 @@ pub struct Model {
     pub image: String,
     pub size: i64,
     pub parts: i32,
+    /// SHA-256 (hex) of the upload's bytes while they are exactly its first part.
+    pub single_part_sha256: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

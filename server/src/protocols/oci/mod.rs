@@ -1535,6 +1535,7 @@ async fn start_upload(
         image: Set(target.image.clone()),
         size: Set(0),
         parts: Set(0),
+        single_part_sha256: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -1587,7 +1588,11 @@ async fn append_part(
         .config
         .max_body_size
         .saturating_sub(upload.size as u64);
-    let staged = stage_body(ctx, body, remaining, Hashes::None).await?;
+    // The first part is hashed as it arrives: most clients send a blob in one PATCH, and
+    // the closing PUT then needs no second pass over the bytes.
+    let first = upload.parts == 0;
+    let hashes = if first { Hashes::Sha256 } else { Hashes::None };
+    let staged = stage_body(ctx, body, remaining, hashes).await?;
     if staged.size == 0 {
         return Ok(upload);
     }
@@ -1600,6 +1605,7 @@ async fn append_part(
     let mut row: oci_uploads::ActiveModel = upload.into();
     row.size = Set(size);
     row.parts = Set(parts);
+    row.single_part_sha256 = Set(first.then(|| staged.sha256.clone()));
     row.updated_at = Set(Utc::now());
     Ok(row.update(&ctx.state.db).await?)
 }
@@ -1665,6 +1671,32 @@ async fn finish_upload(
         .await?
     } else {
         let upload = append_part(ctx, upload.clone(), body).await?;
+        if let (1, Some(sha256), Some(wanted)) = (
+            upload.parts,
+            upload.single_part_sha256.as_deref(),
+            digest.strip_prefix("sha256:"),
+        ) {
+            // One part, hashed when it arrived: verify and promote it as it is.
+            if sha256 != wanted {
+                return Err(OciError::new(
+                    StatusCode::BAD_REQUEST,
+                    "DIGEST_INVALID",
+                    format!("the content's digest is sha256:{sha256}, not {digest}"),
+                ));
+            }
+            {
+                let _turn = package_service::write_turn(&ctx.state.db).await;
+                package_service::ensure_blob_digest(&ctx.state.db, sha256, upload.size).await?;
+                ctx.state
+                    .blobs
+                    .promote(&part_key(upload.id, 0), sha256)
+                    .await
+                    .map_err(Error::internal)?;
+            }
+            let package = ensure_image(ctx, target).await?;
+            hold_blob(ctx, &package, &digest, sha256, upload.size).await?;
+            return close_upload(ctx, target, &upload, &digest).await;
+        }
         assemble(ctx, &upload, hashes_for(&digest)).await?
     };
     let actual = digest_of(&staged, digest.split(':').next().unwrap_or("sha256"));
@@ -1678,6 +1710,16 @@ async fn finish_upload(
     commit_blob(ctx, &staged).await?;
     let package = ensure_image(ctx, target).await?;
     hold_blob(ctx, &package, &digest, &staged.sha256, staged.size as i64).await?;
+    close_upload(ctx, target, &upload, &digest).await
+}
+
+/// The upload became a blob: forget the session and its parts.
+async fn close_upload(
+    ctx: &Ctx,
+    target: &ImageName,
+    upload: &oci_uploads::Model,
+    digest: &str,
+) -> Outcome {
     oci_uploads::Entity::delete_by_id(upload.id)
         .exec(&ctx.state.db)
         .await?;
@@ -1686,7 +1728,7 @@ async fn finish_upload(
         .delete_prefix(&format!("uploads/{}", upload.id))
         .await
         .map_err(Error::internal)?;
-    blob_created(target, &digest).await
+    blob_created(target, digest).await
 }
 
 /// The parts of an upload, in order, hashed into one staged file.
