@@ -52,6 +52,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, ConfigError> {
         grants_cache: crate::services::access::new_grants_cache(),
         package_cache: crate::state::hot_cache(),
         manifest_cache: crate::state::hot_cache(),
+        manifest_bytes: crate::state::manifest_bytes_cache(),
         repository_cache: moka::future::Cache::builder()
             .max_capacity(10_000)
             .time_to_live(crate::auth::token::CACHE_TTL)

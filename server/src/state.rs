@@ -42,6 +42,21 @@ pub struct AppState {
         (uuid::Uuid, String),
         Option<crate::db::entities::oci_manifests::Model>,
     >,
+    /// Manifest bytes by the SHA-256 of their blob: content-addressed, so never stale;
+    /// bounded by [`MANIFEST_BYTES_CACHE`] bytes.
+    pub manifest_bytes: moka::future::Cache<String, bytes::Bytes>,
+}
+
+/// How many bytes of manifests a replica keeps in memory.
+pub const MANIFEST_BYTES_CACHE: u64 = 64 * 1024 * 1024;
+
+pub fn manifest_bytes_cache() -> moka::future::Cache<String, bytes::Bytes> {
+    moka::future::Cache::builder()
+        .weigher(|key: &String, value: &bytes::Bytes| {
+            u32::try_from(key.len() + value.len()).unwrap_or(u32::MAX)
+        })
+        .max_capacity(MANIFEST_BYTES_CACHE)
+        .build()
 }
 
 /// How long another replica's write may take to show on a protocol read path.

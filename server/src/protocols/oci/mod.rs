@@ -882,8 +882,15 @@ async fn get_manifest(
     }
     let body = if head {
         Bytes::new()
+    } else if let Some(bytes) = ctx.state.manifest_bytes.get(&manifest.blob_sha256).await {
+        bytes
     } else {
-        read_all(ctx, &manifest.blob_sha256).await?
+        let bytes = read_all(ctx, &manifest.blob_sha256).await?;
+        ctx.state
+            .manifest_bytes
+            .insert(manifest.blob_sha256.clone(), bytes.clone())
+            .await;
+        bytes
     };
     let mut response = Response::new(Body::from(body));
     let h = response.headers_mut();
