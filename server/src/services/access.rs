@@ -72,7 +72,7 @@ pub async fn user_grants(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Use
 #[derive(Debug, Clone)]
 pub struct Access {
     pub principal: Principal,
-    grants: UserGrants,
+    grants: std::sync::Arc<UserGrants>,
 }
 
 /// Recently loaded grants per user, for the protocol routes' hot paths. Entries live
@@ -96,24 +96,22 @@ impl Access {
     ) -> Result<Access> {
         let grants = match principal.user() {
             Some(user) => match cache.get(&user.id).await {
-                Some(grants) => (*grants).clone(),
+                Some(grants) => grants,
                 None => {
-                    let grants = user_grants(db, user.id).await?;
-                    cache
-                        .insert(user.id, std::sync::Arc::new(grants.clone()))
-                        .await;
+                    let grants = std::sync::Arc::new(user_grants(db, user.id).await?);
+                    cache.insert(user.id, grants.clone()).await;
                     grants
                 }
             },
-            None => UserGrants::default(),
+            None => std::sync::Arc::default(),
         };
         Ok(Access { principal, grants })
     }
 
     pub async fn load(db: &impl ConnectionTrait, principal: Principal) -> Result<Access> {
         let grants = match principal.user() {
-            Some(user) => user_grants(db, user.id).await?,
-            None => UserGrants::default(),
+            Some(user) => std::sync::Arc::new(user_grants(db, user.id).await?),
+            None => std::sync::Arc::default(),
         };
         Ok(Access { principal, grants })
     }

@@ -338,10 +338,10 @@ fn check(
 }
 
 async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
-    let method = request.method().clone();
-    let headers = request.headers().clone();
+    let (parts, body) = request.into_parts();
+    let (method, headers) = (parts.method, parts.headers);
     if let Route::Token = route {
-        return token(ctx, &headers, request.uri().query().unwrap_or("")).await;
+        return token(ctx, &headers, parts.uri.query().unwrap_or("")).await;
     }
     let principal = auth::caller(&ctx.state, &headers)
         .await
@@ -351,8 +351,8 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
         .protocol_access(principal)
         .await
         .map_err(|e| from_error(e, "UNKNOWN", None))?;
-    let query: HashMap<String, String> = request
-        .uri()
+    let query: HashMap<String, String> = parts
+        .uri
         .query()
         .map(|q| url_pairs(q).into_iter().collect())
         .unwrap_or_default();
@@ -417,7 +417,7 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
                         &target,
                         &reference,
                         &headers,
-                        request.into_body(),
+                        body,
                     )
                     .await
                 }
@@ -476,7 +476,7 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
                 Permission::Upload,
                 &method,
             )?;
-            start_upload(ctx, &access, &target, &query, request.into_body()).await
+            start_upload(ctx, &access, &target, &query, body).await
         }
         Route::Upload(name, id) => {
             let target = resolve(ctx, &name).await?;
@@ -492,10 +492,10 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
             match method {
                 Method::GET => upload_status(&target, &upload),
                 Method::PATCH => {
-                    patch_upload(ctx, &target, upload, &headers, request.into_body()).await
+                    patch_upload(ctx, &target, upload, &headers, body).await
                 }
                 Method::PUT => {
-                    finish_upload(ctx, &target, upload, &query, request.into_body()).await
+                    finish_upload(ctx, &target, upload, &query, body).await
                 }
                 Method::DELETE => cancel_upload(ctx, upload).await,
                 _ => Err(unsupported_method()),
