@@ -185,26 +185,17 @@ pub async fn abandon_idle_uploads(
 
 /// Whether a body read failed because the client went quiet (see [`abandon_idle_uploads`]).
 pub fn body_went_idle(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(err);
-    while let Some(err) = source {
-        if err.is::<tower_http::timeout::TimeoutError>() {
-            return true;
-        }
-        source = err.source();
-    }
-    false
+    caused_by::<tower_http::timeout::TimeoutError>(err)
 }
 
 /// Whether `axum::body::to_bytes` failed on its length limit.
 pub fn body_too_large(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(err);
-    while let Some(err) = source {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = err.source();
-    }
-    false
+    caused_by::<http_body_util::LengthLimitError>(err)
+}
+
+/// Whether `E` is anywhere in the chain of sources of `err`.
+fn caused_by<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(err), |err| err.source()).any(|err| err.is::<E>())
 }
 
 /// Middleware: an error answered to an upload (PUT, POST, PATCH) closes the connection.

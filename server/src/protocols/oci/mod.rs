@@ -411,15 +411,7 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
                         Permission::Upload,
                         &method,
                     )?;
-                    put_manifest(
-                        ctx,
-                        &access,
-                        &target,
-                        &reference,
-                        &headers,
-                        body,
-                    )
-                    .await
+                    put_manifest(ctx, &access, &target, &reference, &headers, body).await
                 }
                 Method::DELETE => {
                     check(
@@ -491,12 +483,8 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
             let upload = find_upload(ctx, &target, &id).await?;
             match method {
                 Method::GET => upload_status(&target, &upload),
-                Method::PATCH => {
-                    patch_upload(ctx, &target, upload, &headers, body).await
-                }
-                Method::PUT => {
-                    finish_upload(ctx, &target, upload, &query, body).await
-                }
+                Method::PATCH => patch_upload(ctx, &target, upload, &headers, body).await,
+                Method::PUT => finish_upload(ctx, &target, upload, &query, body).await,
                 Method::DELETE => cancel_upload(ctx, upload).await,
                 _ => Err(unsupported_method()),
             }
