@@ -1512,11 +1512,7 @@ async fn start_upload(
         .await?;
         let actual = digest_of(&staged, algorithm);
         if &actual != digest {
-            return Err(OciError::new(
-                StatusCode::BAD_REQUEST,
-                "DIGEST_INVALID",
-                format!("the content's digest is {actual}, not {digest}"),
-            ));
+            return Err(digest_mismatch(&actual, digest));
         }
         commit_blob(ctx, &staged).await?;
         let package = ensure_image(ctx, target).await?;
@@ -1673,11 +1669,7 @@ async fn finish_upload(
         ) {
             // One part, hashed when it arrived: verify and promote it as it is.
             if sha256 != wanted {
-                return Err(OciError::new(
-                    StatusCode::BAD_REQUEST,
-                    "DIGEST_INVALID",
-                    format!("the content's digest is sha256:{sha256}, not {digest}"),
-                ));
+                return Err(digest_mismatch(&format!("sha256:{sha256}"), &digest));
             }
             {
                 let _turn = package_service::write_turn(&ctx.state.db).await;
@@ -1696,16 +1688,21 @@ async fn finish_upload(
     };
     let actual = digest_of(&staged, digest.split(':').next().unwrap_or("sha256"));
     if actual != digest {
-        return Err(OciError::new(
-            StatusCode::BAD_REQUEST,
-            "DIGEST_INVALID",
-            format!("the content's digest is {actual}, not {digest}"),
-        ));
+        return Err(digest_mismatch(&actual, &digest));
     }
     commit_blob(ctx, &staged).await?;
     let package = ensure_image(ctx, target).await?;
     hold_blob(ctx, &package, &digest, &staged.sha256, staged.size as i64).await?;
     close_upload(ctx, target, &upload, &digest).await
+}
+
+/// An upload whose content is not what the client named.
+fn digest_mismatch(actual: &str, named: &str) -> OciError {
+    OciError::new(
+        StatusCode::BAD_REQUEST,
+        "DIGEST_INVALID",
+        format!("the content's digest is {actual}, not {named}"),
+    )
 }
 
 /// The upload became a blob: forget the session and its parts.
