@@ -31,6 +31,56 @@ pub struct Viewer;
 #[derive(GraphQLQuery)]
 #[graphql(
     schema_path = "../schema.graphql",
+    query_path = "queries/sign_in_methods.graphql",
+    response_derives = "Debug, Clone, PartialEq"
+)]
+pub struct SignInMethods;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/auth_sources.graphql",
+    response_derives = "Debug, Clone, PartialEq"
+)]
+pub struct AuthSources;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/create_auth_source.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct CreateAuthSource;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/update_auth_source.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct UpdateAuthSource;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/set_auth_source_active.graphql",
+    response_derives = "Debug, Clone, PartialEq"
+)]
+pub struct SetAuthSourceActive;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/delete_auth_source.graphql",
+    response_derives = "Debug, Clone, PartialEq"
+)]
+pub struct DeleteAuthSource;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
     query_path = "queries/login.graphql",
     response_derives = "Debug, Clone, PartialEq"
 )]

@@ -8,6 +8,7 @@ use leptos_router::path;
 
 use crate::api;
 use crate::pages::audit::AuditPage;
+use crate::pages::auth_sources::AuthSourcesPage;
 use crate::pages::groups::GroupsPage;
 use crate::pages::packages::PackagePage;
 use crate::pages::repositories::{RepositoriesPage, RepositoryPage};
@@ -48,7 +49,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("groups") view=GroupsPage />
                     <Route path=path!("tokens") view=TokensPage />
                     <Route path=path!("sources") view=|| view! { <Section title="Sources" /> } />
-                    <Route path=path!("auth-sources") view=|| view! { <Section title="Authentication sources" /> } />
+                    <Route path=path!("auth-sources") view=AuthSourcesPage />
                     <Route path=path!("audit") view=AuditPage />
                 </ParentRoute>
             </Routes>

@@ -10,6 +10,7 @@ mod m20261123_000005_create_audit_and_jobs;
 mod m20261123_000006_package_details;
 mod m20261123_000007_create_oci;
 mod m20261123_000008_upload_digest;
+mod m20261123_000009_sso;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_package_details::Migration),
             Box::new(m20261123_000007_create_oci::Migration),
             Box::new(m20261123_000008_upload_digest::Migration),
+            Box::new(m20261123_000009_sso::Migration),
         ]
     }
 }

@@ -53,6 +53,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, ConfigError> {
         package_cache: crate::state::hot_cache(),
         manifest_cache: crate::state::hot_cache(),
         manifest_bytes: crate::state::manifest_bytes_cache(),
+        sso_http: crate::auth::sso::http_client(),
         repository_cache: moka::future::Cache::builder()
             .max_capacity(10_000)
             .time_to_live(crate::auth::token::CACHE_TTL)

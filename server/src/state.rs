@@ -45,6 +45,8 @@ pub struct AppState {
     /// Manifest bytes by the SHA-256 of their blob: content-addressed, so never stale;
     /// bounded by [`MANIFEST_BYTES_CACHE`] bytes.
     pub manifest_bytes: moka::future::Cache<String, bytes::Bytes>,
+    /// Talks to single sign-on providers (see [`crate::auth::sso::http_client`]).
+    pub sso_http: reqwest::Client,
 }
 
 /// How many bytes of manifests a replica keeps in memory.

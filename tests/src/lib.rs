@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 pub mod browser;
 pub mod composer;
 pub mod maven;
+pub mod oauth;
 pub mod oci;
 pub mod s3;
 

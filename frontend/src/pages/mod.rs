@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod auth_sources;
 pub mod deploy_tokens;
 pub mod groups;
 pub mod home;

@@ -44,7 +44,7 @@ fn human_size(bytes: i64) -> String {
 
 /// A copyable block of text.
 #[component]
-fn Snippet(title: &'static str, testid: &'static str, text: String) -> impl IntoView {
+pub fn Snippet(title: &'static str, testid: &'static str, text: String) -> impl IntoView {
     let copy = {
         let text = text.clone();
         move |_| {

@@ -2,7 +2,9 @@
 
 pub mod password;
 pub mod principal;
+pub mod sealed;
 pub mod session;
+pub mod sso;
 pub mod throttle;
 pub mod token;
 

@@ -1,5 +1,6 @@
 //! The GraphQL API: one module per domain, merged into `Query` and `Mutation`.
 
+mod auth_source;
 mod context;
 mod csrf;
 mod group;
@@ -28,6 +29,7 @@ pub struct Query(
     group::GroupQuery,
     token::TokenQuery,
     user::UserQuery,
+    auth_source::AuthSourceQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -39,6 +41,7 @@ pub struct Mutation(
     group::GroupMutation,
     token::TokenMutation,
     user::UserMutation,
+    auth_source::AuthSourceMutation,
 );
 
 pub type PackistrySchema = Schema<Query, Mutation, EmptySubscription>;

@@ -4,6 +4,7 @@ mod graphql;
 mod health;
 pub mod metrics;
 mod spa;
+mod sso;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .merge(graphql)
+        .merge(sso::router())
         .merge(
             Router::new()
                 .merge(crate::protocols::composer::router())

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod auth_sources;
 pub mod downloads;
 pub mod groups;
 pub mod maintenance;

@@ -236,7 +236,7 @@ pub enum Grantee {
 }
 
 /// Set the role of a grantee, replacing any earlier one.
-async fn set_grant(
+pub(crate) async fn set_grant(
     db: &impl ConnectionTrait,
     repository_id: Uuid,
     grantee: Grantee,

@@ -2,6 +2,7 @@
 //! own types.
 
 pub mod audit_events;
+pub mod auth_sources;
 pub mod blobs;
 pub mod downloads;
 pub mod group_members;
@@ -16,9 +17,11 @@ pub mod packages;
 pub mod repositories;
 pub mod repository_grants;
 pub mod sessions;
+pub mod sso_flows;
 pub mod token_packages;
 pub mod token_repositories;
 pub mod token_roles;
 pub mod tokens;
+pub mod user_identities;
 pub mod users;
 pub mod version_files;
