@@ -65,9 +65,10 @@ install_test_tools() {
 
   command -v chromium >/dev/null || apt_install chromium
   command -v node >/dev/null || apt_install nodejs npm
-  if [ ! -d tests/browser/node_modules/playwright-core ]; then
-    say "npm ci (playwright-core, driving Debian's Chromium)"
-    (cd tests/browser && npm ci --no-audit --no-fund)
+  # Redone whenever the lock file changed since the last install.
+  if ! cmp -s tests/browser/package-lock.json tests/browser/node_modules/.package-lock.json.installed; then
+    say "npm ci (playwright-core, driving Debian's Chromium; oidc-provider, a real OpenID Connect provider)"
+    (cd tests/browser && npm ci --no-audit --no-fund && cp package-lock.json node_modules/.package-lock.json.installed)
   fi
 
   # Real package clients (TOOLCHAIN.md).

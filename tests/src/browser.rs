@@ -20,14 +20,15 @@ pub fn available() -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    let playwright = browser_dir.join("node_modules/playwright-core").exists();
+    let playwright = browser_dir.join("node_modules/playwright-core").exists()
+        && browser_dir.join("node_modules/oidc-provider").exists();
     let spa = workspace_root().join("frontend/dist/index.html").exists();
     let missing: Vec<&str> = [
         (!chromium, "chromium"),
         (!node, "node"),
         (
             !playwright,
-            "tests/browser/node_modules/playwright-core (npm ci)",
+            "tests/browser/node_modules: playwright-core, oidc-provider (npm ci)",
         ),
         (!spa, "frontend/dist (trunk build --release)"),
     ]
@@ -101,4 +102,55 @@ pub async fn run_against(
         server.logs()
     );
     output
+}
+
+/// A Node.js program from `tests/browser/` running beside a test, stopped when dropped.
+pub struct NodeProcess {
+    child: std::process::Child,
+    /// Lines it printed as `KEY=value` before it was ready.
+    pub announced: std::collections::HashMap<String, String>,
+}
+
+impl NodeProcess {
+    /// Start `script` with `env` and wait until it prints `{ready_key}=…`.
+    pub fn start(script: &str, env: &[(&str, &str)], ready_key: &str) -> NodeProcess {
+        use std::io::BufRead;
+        let browser_dir = workspace_root().join("tests/browser");
+        let mut command = Command::new("node");
+        command
+            .arg(browser_dir.join(script))
+            .current_dir(&browser_dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("node starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut announced = std::collections::HashMap::new();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        while !announced.contains_key(ready_key) {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some((key, value)) = line.split_once('=') {
+                        announced.insert(key.to_owned(), value.to_owned());
+                    }
+                }
+                _ => {
+                    let _ = child.kill();
+                    panic!("{script} ended before printing {ready_key}=");
+                }
+            }
+        }
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        NodeProcess { child, announced }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

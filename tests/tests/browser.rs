@@ -396,3 +396,196 @@ async fn shows_container_commands_and_image_tags_in_the_spa() {
         .unwrap();
     assert_eq!(tags["tags"], serde_json::json!(["v1"]));
 }
+
+/// Single sign-on through a real OpenID Connect provider (`oidc-provider`), in Chromium.
+#[tokio::test]
+async fn signs_in_through_a_real_openid_connect_provider() {
+    if !browser::available() {
+        return;
+    }
+    use packistry_tests::{composer, graphql, login};
+    use serde_json::json;
+
+    let env = TestEnv::new();
+    env.create_user("admin@example.com", "admin", "admin-password");
+    env.cli_ok(&["repo", "create", "acme-libs", "--format", "composer"]);
+    let server = env.start();
+    let admin_token = env.cli_ok(&[
+        "token",
+        "create",
+        "--user",
+        "admin@example.com",
+        "--name",
+        "publish",
+        "--all-repositories",
+        "--role",
+        "administrator",
+    ]);
+    let (status, body) = composer::upload(
+        &server,
+        "acme-libs",
+        "acme/widget",
+        composer::package_zip("acme/widget", "1.0.0", json!({})),
+        Some("1.0.0"),
+        Some(admin_token.trim()),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+
+    let redirect = server.url("/auth/sso/corp/callback");
+    let provider = browser::NodeProcess::start(
+        "oidc-provider.mjs",
+        &[
+            ("CLIENT_ID", "packistry"),
+            ("CLIENT_SECRET", "oidc-client-secret-for-tests"),
+            ("REDIRECT_URI", &redirect),
+        ],
+        "ISSUER",
+    );
+    let issuer = provider.announced["ISSUER"].clone();
+
+    let admin = login(&server, "admin@example.com", "admin-password")
+        .await
+        .unwrap();
+    let created = graphql(
+        &server,
+        "mutation($input: AuthSourceInput!) { createAuthSource(input: $input) { id callbackUrl } }",
+        json!({ "input": {
+            "name": "corp", "displayName": "Corp SSO", "provider": "OIDC",
+            "clientId": "packistry", "clientSecret": "oidc-client-secret-for-tests",
+            "issuerUrl": issuer, "defaultRole": "DEVELOPER",
+            "repositoryGrants": [{ "repository": "acme-libs", "role": "READER" }],
+            "allowedDomains": ["example.com"],
+        } }),
+        Some(&admin),
+        true,
+    )
+    .await;
+    assert_eq!(
+        created.data()["createAuthSource"]["callbackUrl"],
+        redirect,
+        "{:?}",
+        created.body
+    );
+    let source_id = created.data()["createAuthSource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let run = |step: &'static str, login: &'static str| {
+        let base = server.base_url.clone();
+        async move {
+            let (ok, output) = tokio::task::spawn_blocking(move || {
+                browser::run_script(
+                    "sso.mjs",
+                    &[
+                        ("BASE_URL", &base),
+                        ("STEP", step),
+                        ("LOGIN", login),
+                        ("LABEL", "Corp SSO"),
+                    ],
+                )
+            })
+            .await
+            .unwrap();
+            (ok, output)
+        }
+    };
+    let mut outputs = Vec::new();
+    for (step, who) in [
+        ("first", "olivia@example.com"),
+        ("again", "olivia@example.com"),
+        ("tampered", "olivia@example.com"),
+        ("domain", "mallory@elsewhere.org"),
+    ] {
+        let (ok, output) = run(step, who).await;
+        assert!(ok, "step {step}:\n{output}\nserver log:\n{}", server.logs());
+        outputs.push(output);
+    }
+
+    // Provisioned once, with the source's default role and repository grant.
+    let users = graphql(
+        &server,
+        "{ users(first: 100) { edges { node { email globalRole } } } }",
+        json!({}),
+        Some(&admin),
+        false,
+    )
+    .await;
+    let edges = users.data()["users"]["edges"].as_array().unwrap().clone();
+    let olivia: Vec<_> = edges
+        .iter()
+        .filter(|e| e["node"]["email"] == "olivia@example.com")
+        .collect();
+    assert_eq!(olivia.len(), 1, "{edges:?}");
+    assert_eq!(olivia[0]["node"]["globalRole"], "DEVELOPER");
+    assert!(!edges
+        .iter()
+        .any(|e| e["node"]["email"] == "mallory@elsewhere.org"));
+    let grants = graphql(
+        &server,
+        "{ grants(repository: \"acme-libs\") { role user { email } } }",
+        json!({}),
+        Some(&admin),
+        false,
+    )
+    .await;
+    assert!(
+        grants.body.to_string().contains("olivia@example.com"),
+        "{:?}",
+        grants.body
+    );
+
+    // Olivia's personal token, then the source is turned off.
+    let token = env.cli_ok(&[
+        "token",
+        "create",
+        "--user",
+        "olivia@example.com",
+        "--name",
+        "laptop",
+        "--repository",
+        "acme-libs",
+        "--role",
+        "reader",
+    ]);
+    let deactivated = graphql(
+        &server,
+        "mutation($id: ID!) { setAuthSourceActive(id: $id, active: false) { active } }",
+        json!({ "id": source_id }),
+        Some(&admin),
+        true,
+    )
+    .await;
+    assert_eq!(deactivated.data()["setAuthSourceActive"]["active"], false);
+    let (ok, output) = run("inactive", "olivia@example.com").await;
+    assert!(
+        ok,
+        "step inactive:\n{output}\nserver log:\n{}",
+        server.logs()
+    );
+
+    let http = packistry_tests::client();
+    let metadata: serde_json::Value = http
+        .get(server.url("/composer/acme-libs/p2/acme/widget.json"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dist_url = metadata["packages"]["acme/widget"][0]["dist"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no dist URL: {metadata}"))
+        .to_owned();
+    let dist = http
+        .get(&dist_url)
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dist.status(), 200, "the token of an SSO user keeps working");
+    assert!(!server.logs().contains("oidc-client-secret-for-tests"));
+    drop(provider);
+}

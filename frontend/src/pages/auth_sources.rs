@@ -90,6 +90,8 @@ macro_rules! source_input {
     ($module:ident, $form:expr) => {{
         use $module::{AuthProvider, AuthSourceGrantInput, AuthSourceInput, GlobalRole, RepositoryRole};
         let form: &Form = $form;
+        // A closure, so `?` and `return` end the conversion, not the caller.
+        (|| -> Result<AuthSourceInput, String> {
         let optional = |text: &str| (!text.trim().is_empty()).then(|| text.trim().to_owned());
         let mut grants = Vec::new();
         for pair in words(&form.grants) {
@@ -105,7 +107,7 @@ macro_rules! source_input {
             };
             grants.push(AuthSourceGrantInput { repository: repository.to_owned(), role });
         }
-        Ok::<_, String>(AuthSourceInput {
+        Ok(AuthSourceInput {
             name: form.name.trim().to_owned(),
             display_name: optional(&form.display_name),
             provider: match form.provider.as_str() {
@@ -118,18 +120,19 @@ macro_rules! source_input {
             client_id: form.client_id.trim().to_owned(),
             client_secret: optional(&form.client_secret),
             issuer_url: optional(&form.issuer_url),
-            scopes: Some(words(&form.scopes)),
-            default_role: Some(match form.default_role.as_str() {
+            scopes: words(&form.scopes),
+            default_role: match form.default_role.as_str() {
                 "admin" => GlobalRole::ADMIN,
                 "developer" => GlobalRole::DEVELOPER,
                 _ => GlobalRole::USER,
-            }),
-            repository_grants: Some(grants),
-            allowed_domains: Some(words(&form.domains)),
-            allow_registration: Some(form.allow_registration),
-            link_existing: Some(form.link_existing),
-            active: Some(form.active),
+            },
+            repository_grants: grants,
+            allowed_domains: words(&form.domains),
+            allow_registration: form.allow_registration,
+            link_existing: form.link_existing,
+            active: form.active,
         })
+        })()
     }};
 }
 
