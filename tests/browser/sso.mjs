@@ -1,11 +1,13 @@
 // Single sign-on through a real OpenID Connect provider, in a real browser. One step per
 // run (STEP), each in a fresh browser, so the provider asks who is signing in every time:
+//   create   — an admin creates the source on the Authentication sources page and copies
+//              its callback URL
 //   first    — the sign-in page's button, the provider's sign-in and consent, back signed in
 //   again    — the same account again (the server reuses the user)
 //   tampered — the state the provider sends back is altered on the way: refused
 //   domain   — an account outside the allowed domains: refused with a message
 //   inactive — the source was turned off: no button, and its start URL is refused
-import { launch, need, check } from './lib.mjs';
+import { launch, need, check, signIn } from './lib.mjs';
 
 const base = need('BASE_URL');
 const step = need('STEP');
@@ -43,7 +45,33 @@ try {
   page.setDefaultTimeout(15000);
   await page.goto(base + '/login');
 
-  if (step === 'inactive') {
+  if (step === 'create') {
+    await signIn(page, base, need('EMAIL'), need('PASSWORD'));
+    await page.goto(base + '/auth-sources');
+    const form = page.getByTestId('auth-source-form');
+    await form.waitFor();
+    await form.locator('input[name=source-name]').fill('corp');
+    await form.locator('input[name=source-display-name]').fill(label);
+    await form.locator('select[name=source-provider]').selectOption('oidc');
+    await form.locator('input[name=source-client-id]').fill(need('CLIENT_ID'));
+    await form.locator('input[name=source-client-secret]').fill(need('CLIENT_SECRET'));
+    await form.locator('input[name=source-issuer-url]').fill(need('ISSUER'));
+    await form.locator('select[name=source-default-role]').selectOption('developer');
+    await form.locator('input[name=source-grants]').fill('acme-libs:reader');
+    await form.locator('input[name=source-domains]').fill('example.com');
+    await form.getByRole('button', { name: 'Create source' }).click();
+    const row = page.locator('tr[data-source=corp]');
+    await row.waitFor();
+    const callback = (await row.getByTestId('callback-url').textContent()).trim();
+    check(callback === `${base}/auth/sso/corp/callback`, `callback URL shown: ${callback}`);
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    await row.getByRole('button', { name: 'Copy' }).click();
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    check(copied === callback, `copied: ${copied}`);
+    check(!(await page.content()).includes(need('CLIENT_SECRET')), 'the page shows the client secret');
+    await page.screenshot({ path: `${artifacts}/sso-admin.png`, fullPage: true });
+    console.log(`CALLBACK=${callback}`);
+  } else if (step === 'inactive') {
     // The form is there, the button is not.
     await page.locator('input[name=email]').waitFor();
     await page.waitForTimeout(500);

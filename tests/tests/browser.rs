@@ -447,33 +447,9 @@ async fn signs_in_through_a_real_openid_connect_provider() {
     let admin = login(&server, "admin@example.com", "admin-password")
         .await
         .unwrap();
-    let created = graphql(
-        &server,
-        "mutation($input: AuthSourceInput!) { createAuthSource(input: $input) { id callbackUrl } }",
-        json!({ "input": {
-            "name": "corp", "displayName": "Corp SSO", "provider": "OIDC",
-            "clientId": "packistry", "clientSecret": "oidc-client-secret-for-tests",
-            "issuerUrl": issuer, "defaultRole": "DEVELOPER",
-            "repositoryGrants": [{ "repository": "acme-libs", "role": "READER" }],
-            "allowedDomains": ["example.com"],
-        } }),
-        Some(&admin),
-        true,
-    )
-    .await;
-    assert_eq!(
-        created.data()["createAuthSource"]["callbackUrl"],
-        redirect,
-        "{:?}",
-        created.body
-    );
-    let source_id = created.data()["createAuthSource"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-
     let run = |step: &'static str, login: &'static str| {
         let base = server.base_url.clone();
+        let issuer = issuer.clone();
         async move {
             let (ok, output) = tokio::task::spawn_blocking(move || {
                 browser::run_script(
@@ -483,6 +459,11 @@ async fn signs_in_through_a_real_openid_connect_provider() {
                         ("STEP", step),
                         ("LOGIN", login),
                         ("LABEL", "Corp SSO"),
+                        ("EMAIL", "admin@example.com"),
+                        ("PASSWORD", "admin-password"),
+                        ("CLIENT_ID", "packistry"),
+                        ("CLIENT_SECRET", "oidc-client-secret-for-tests"),
+                        ("ISSUER", &issuer),
                     ],
                 )
             })
@@ -493,6 +474,7 @@ async fn signs_in_through_a_real_openid_connect_provider() {
     };
     let mut outputs = Vec::new();
     for (step, who) in [
+        ("create", "admin@example.com"),
         ("first", "olivia@example.com"),
         ("again", "olivia@example.com"),
         ("tampered", "olivia@example.com"),
@@ -535,6 +517,20 @@ async fn signs_in_through_a_real_openid_connect_provider() {
         "{:?}",
         grants.body
     );
+
+    // The source the admin made in the SPA.
+    let listed = graphql(
+        &server,
+        "{ authSources { id name callbackUrl allowedDomains } }",
+        json!({}),
+        Some(&admin),
+        false,
+    )
+    .await;
+    let source = &listed.data()["authSources"][0];
+    assert_eq!(source["callbackUrl"], redirect);
+    assert_eq!(source["allowedDomains"], json!(["example.com"]));
+    let source_id = source["id"].as_str().unwrap().to_owned();
 
     // Olivia's personal token, then the source is turned off.
     let token = env.cli_ok(&[
