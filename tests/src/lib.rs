@@ -113,6 +113,25 @@ impl TestEnv {
         }
     }
 
+    /// The database URL the server uses (SQLite in the data dir unless on PostgreSQL).
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}/packistry.db", self.data_dir.path().display()),
+        }
+    }
+
+    /// Run SQL against the server's database, as an operator would with `psql` or `sqlite3`
+    /// (for states a test cannot reach by waiting, such as an expired flow).
+    pub async fn execute_sql(&self, sql: &str) {
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(self.database_url())
+            .await
+            .expect("connect to the test database");
+        db.execute_unprepared(sql).await.expect("SQL runs");
+        db.close().await.expect("close");
+    }
+
     pub fn with_env(mut self, key: &str, value: &str) -> TestEnv {
         self.extra_env.push((key.into(), value.into()));
         self

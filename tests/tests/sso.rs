@@ -448,6 +448,19 @@ async fn a_tampered_replayed_or_foreign_state_is_refused_and_creates_nobody() {
         "invalid_state"
     );
 
+    // Expired: the person took longer than the flow lives.
+    let at = to_callback(&world.server, "github-test").await.unwrap();
+    world
+        .env
+        .execute_sql("UPDATE sso_flows SET expires_at = '2020-01-01 00:00:00+00:00'")
+        .await;
+    assert_eq!(
+        callback(&world.server, &at, at.flow_cookie.as_deref())
+            .await
+            .refusal(),
+        "expired"
+    );
+
     // The person declines at the provider.
     provider.set_person(Person {
         declines: true,
