@@ -11,6 +11,7 @@ mod m20261123_000006_package_details;
 mod m20261123_000007_create_oci;
 mod m20261123_000008_upload_digest;
 mod m20261123_000009_sso;
+mod m20261123_000010_sources;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_create_oci::Migration),
             Box::new(m20261123_000008_upload_digest::Migration),
             Box::new(m20261123_000009_sso::Migration),
+            Box::new(m20261123_000010_sources::Migration),
         ]
     }
 }

@@ -54,6 +54,8 @@ pub async fn prepare(config: Config) -> Result<Prepared, ConfigError> {
         manifest_cache: crate::state::hot_cache(),
         manifest_bytes: crate::state::manifest_bytes_cache(),
         sso_http: crate::auth::sso::http_client(),
+        jobs_wake: tokio::sync::Notify::new(),
+        jobs_claim: tokio::sync::Mutex::new(()),
         repository_cache: moka::future::Cache::builder()
             .max_capacity(10_000)
             .time_to_live(crate::auth::token::CACHE_TTL)
@@ -102,6 +104,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         })
     };
     let maintenance = tokio::spawn(services::maintenance::run_forever(state.clone()));
+    let jobs = tokio::spawn(crate::jobs::run_forever(state.clone()));
     let app = http::router(state.clone());
     axum::serve(
         listener,
@@ -111,6 +114,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .await?;
     flusher.abort();
     maintenance.abort();
+    jobs.abort();
     state.tokens.flush_last_used(&state.db).await;
     state.downloads.flush(&state.db).await;
     state.db.clone().close().await.ok();

@@ -47,6 +47,10 @@ pub struct AppState {
     pub manifest_bytes: moka::future::Cache<String, bytes::Bytes>,
     /// Talks to single sign-on providers (see [`crate::auth::sso::http_client`]).
     pub sso_http: reqwest::Client,
+    /// Wakes this replica's job worker when it queues a job.
+    pub jobs_wake: tokio::sync::Notify,
+    /// Orders job claims on SQLite (see [`crate::jobs::claim`]).
+    pub jobs_claim: tokio::sync::Mutex<()>,
 }
 
 /// How many bytes of manifests a replica keeps in memory.

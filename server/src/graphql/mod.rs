@@ -7,6 +7,7 @@ mod group;
 mod package;
 mod repository;
 mod session;
+mod source;
 mod token;
 mod types;
 mod user;
@@ -30,6 +31,7 @@ pub struct Query(
     token::TokenQuery,
     user::UserQuery,
     auth_source::AuthSourceQuery,
+    source::SourceQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -42,6 +44,7 @@ pub struct Mutation(
     token::TokenMutation,
     user::UserMutation,
     auth_source::AuthSourceMutation,
+    source::SourceMutation,
 );
 
 pub type PackistrySchema = Schema<Query, Mutation, EmptySubscription>;

@@ -5,6 +5,7 @@ mod health;
 pub mod metrics;
 mod spa;
 mod sso;
+mod webhooks;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/metrics", get(metrics::render))
         .merge(graphql)
         .merge(sso::router())
+        .merge(webhooks::router())
         .merge(
             Router::new()
                 .merge(crate::protocols::composer::router())

@@ -53,6 +53,8 @@ pub async fn run_if_due(state: &SharedState, worker: &str) -> Result<Option<Repo
         locked_by: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        subject_id: Set(None),
+        result: Set(None),
     })
     .on_conflict(OnConflict::column(jobs::Column::Id).do_nothing().to_owned())
     .do_nothing()

@@ -9,5 +9,6 @@ pub mod groups;
 pub mod maintenance;
 pub mod packages;
 pub mod repositories;
+pub mod sources;
 pub mod tokens;
 pub mod users;

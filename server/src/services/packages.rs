@@ -137,6 +137,18 @@ pub async fn publish(
             &[Permission::Administer],
         )?;
     }
+    publish_checked(db, blob_store, actor, repository, new).await
+}
+
+/// [`publish`] without the permission checks, for work the repository's administrators set
+/// up beforehand (imports from a source).
+pub async fn publish_checked(
+    db: &DatabaseConnection,
+    blob_store: &BlobStore,
+    actor: &Actor,
+    repository: &repositories::Model,
+    new: NewVersion<'_>,
+) -> Result<(packages::Model, package_versions::Model)> {
     {
         let _turn = write_turn(db).await;
         store_blob(db, blob_store, new.file).await?;
@@ -542,6 +554,17 @@ pub async fn delete_version(
         PackageScope::Package(Some(package.id)),
         &[Permission::Administer],
     )?;
+    delete_version_checked(db, actor, repository, package, version).await
+}
+
+/// [`delete_version`] without the permission check (an import removing a deleted ref).
+pub async fn delete_version_checked(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    repository: &repositories::Model,
+    package: &packages::Model,
+    version: &str,
+) -> Result<()> {
     let _turn = write_turn(db).await;
     let txn = db.begin().await?;
     let deleted = package_versions::Entity::delete_many()

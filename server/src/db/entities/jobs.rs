@@ -16,6 +16,10 @@ pub struct Model {
     pub locked_by: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// What the job works on (an imported package of a source), for listing its jobs.
+    pub subject_id: Option<Uuid>,
+    /// What it did so far (an import: one entry per ref).
+    pub result: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

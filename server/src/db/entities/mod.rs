@@ -17,6 +17,8 @@ pub mod packages;
 pub mod repositories;
 pub mod repository_grants;
 pub mod sessions;
+pub mod source_packages;
+pub mod sources;
 pub mod sso_flows;
 pub mod token_packages;
 pub mod token_repositories;

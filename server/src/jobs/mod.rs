@@ -1,0 +1,279 @@
+//! Background jobs in the database, shared by every replica: claimed with
+//! `FOR UPDATE SKIP LOCKED` on PostgreSQL (in-process, one claim at a time, on SQLite), held
+//! under a lease (a job whose worker died is claimed again once the lease runs out), retried
+//! with exponential backoff when the failure may pass (an unreachable host).
+//!
+//! The recurring maintenance job has its own row and claim (see
+//! [`crate::services::maintenance`]); this queue runs everything else.
+
+pub mod import;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::db::entities::jobs;
+use crate::error::Result;
+use crate::state::SharedState;
+
+/// A claim older than this belongs to a dead worker.
+pub const LEASE: Duration = Duration::from_secs(10 * 60);
+/// Runs before a job that keeps failing with retryable errors is given up.
+pub const MAX_ATTEMPTS: i32 = 5;
+
+/// Why a job did not succeed.
+#[derive(Debug)]
+pub struct JobFailure {
+    pub message: String,
+    /// The failure may pass (unreachable host, rate limit): run again later.
+    pub retry: bool,
+    /// Wait at least this long before the next run (a provider's `Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+impl JobFailure {
+    pub fn permanent(message: impl Into<String>) -> Self {
+        JobFailure {
+            message: message.into(),
+            retry: false,
+            retry_after: None,
+        }
+    }
+
+    pub fn transient(message: impl Into<String>) -> Self {
+        JobFailure {
+            message: message.into(),
+            retry: true,
+            retry_after: None,
+        }
+    }
+}
+
+/// The wait before run `attempts + 1`: 5 s, 10 s, 20 s, … up to 10 minutes.
+pub fn backoff(attempts: i32) -> Duration {
+    let exponent = u32::try_from(attempts.clamp(1, 8) - 1).unwrap_or(0);
+    Duration::from_secs((5u64 << exponent).min(600))
+}
+
+/// Queue a job; a worker on any replica picks it up (this one at once).
+pub async fn enqueue(
+    state: &SharedState,
+    kind: &str,
+    subject_id: Option<Uuid>,
+    payload: Value,
+) -> Result<jobs::Model> {
+    let now = Utc::now();
+    let job = jobs::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        kind: Set(kind.to_owned()),
+        payload: Set(payload),
+        status: Set("queued".into()),
+        attempts: Set(0),
+        progress: Set(0),
+        error: Set(None),
+        run_at: Set(now),
+        locked_at: Set(None),
+        locked_by: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        subject_id: Set(subject_id),
+        result: Set(None),
+    }
+    .insert(&state.db)
+    .await?;
+    state.jobs_wake.notify_one();
+    Ok(job)
+}
+
+pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<jobs::Model>> {
+    Ok(jobs::Entity::find_by_id(id).one(db).await?)
+}
+
+/// The newest jobs about a subject, newest first.
+pub async fn of_subject(
+    db: &impl ConnectionTrait,
+    subject_id: Uuid,
+    limit: u64,
+) -> Result<Vec<jobs::Model>> {
+    Ok(jobs::Entity::find()
+        .filter(jobs::Column::SubjectId.eq(subject_id))
+        .order_by_desc(jobs::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Claim the next due job for `worker`, if any.
+pub async fn claim(state: &SharedState, worker: &str) -> Result<Option<jobs::Model>> {
+    let db = &state.db;
+    let now = Utc::now();
+    let stale = now - chrono::Duration::from_std(LEASE).unwrap_or_default();
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        let sql = "UPDATE jobs SET status = 'running', locked_at = $1, locked_by = $2, \
+                   attempts = attempts + 1, updated_at = $1 \
+                   WHERE id = (SELECT id FROM jobs WHERE kind <> 'maintenance' \
+                     AND ((status = 'queued' AND run_at <= $1) \
+                       OR (status = 'running' AND locked_at < $3)) \
+                     ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                   RETURNING *";
+        let statement = Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            sql,
+            [now.into(), worker.into(), stale.into()],
+        );
+        return Ok(jobs::Entity::find()
+            .from_raw_sql(statement)
+            .one(db)
+            .await?);
+    }
+    // SQLite has one writer: claims are taken one at a time in this process, and the
+    // conditional update below still refuses a job someone else took meanwhile.
+    let _turn = state.jobs_claim.lock().await;
+    let due = jobs::Entity::find()
+        .filter(jobs::Column::Kind.ne("maintenance"))
+        .filter(
+            sea_orm::Condition::any()
+                .add(
+                    sea_orm::Condition::all()
+                        .add(jobs::Column::Status.eq("queued"))
+                        .add(jobs::Column::RunAt.lte(now)),
+                )
+                .add(
+                    sea_orm::Condition::all()
+                        .add(jobs::Column::Status.eq("running"))
+                        .add(jobs::Column::LockedAt.lt(stale)),
+                ),
+        )
+        .order_by_asc(jobs::Column::RunAt)
+        .one(db)
+        .await?;
+    let Some(due) = due else { return Ok(None) };
+    let claimed = jobs::Entity::update_many()
+        .col_expr(jobs::Column::Status, Expr::value("running"))
+        .col_expr(jobs::Column::LockedAt, Expr::value(now))
+        .col_expr(jobs::Column::LockedBy, Expr::value(worker))
+        .col_expr(
+            jobs::Column::Attempts,
+            Expr::col(jobs::Column::Attempts).add(1),
+        )
+        .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
+        .filter(jobs::Column::Id.eq(due.id))
+        .filter(jobs::Column::Status.eq(due.status.clone()))
+        .filter(jobs::Column::UpdatedAt.eq(due.updated_at))
+        .exec(db)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Ok(None);
+    }
+    get(db, due.id).await
+}
+
+/// Record progress (0–100) and what was done so far.
+pub async fn progress(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    progress: i32,
+    result: &Value,
+) -> Result<()> {
+    jobs::Entity::update_many()
+        .col_expr(jobs::Column::Progress, Expr::value(progress.clamp(0, 100)))
+        .col_expr(jobs::Column::Result, Expr::value(result.clone()))
+        .col_expr(jobs::Column::LockedAt, Expr::value(Utc::now()))
+        .col_expr(jobs::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(jobs::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Close a run: succeeded, queued again after a backoff, or failed for good.
+async fn finish(
+    db: &impl ConnectionTrait,
+    job: &jobs::Model,
+    outcome: std::result::Result<Value, (JobFailure, Value)>,
+) -> Result<()> {
+    let now = Utc::now();
+    let (status, error, result, run_at, progress): (&str, Option<String>, Value, DateTime<Utc>, i32) =
+        match outcome {
+            Ok(result) => ("succeeded", None, result, now, 100),
+            Err((failure, result)) if failure.retry && job.attempts < MAX_ATTEMPTS => {
+                let wait = failure
+                    .retry_after
+                    .unwrap_or_else(|| backoff(job.attempts))
+                    .max(backoff(job.attempts));
+                let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                tracing::info!(job = %job.id, kind = job.kind, attempts = job.attempts, error = failure.message, "job will be retried");
+                ("queued", Some(failure.message), result, next, job.progress)
+            }
+            Err((failure, result)) => {
+                tracing::warn!(job = %job.id, kind = job.kind, error = failure.message, "job failed");
+                ("failed", Some(failure.message), result, now, 100)
+            }
+        };
+    jobs::Entity::update_many()
+        .col_expr(jobs::Column::Status, Expr::value(status))
+        .col_expr(jobs::Column::Error, Expr::value(error))
+        .col_expr(jobs::Column::Result, Expr::value(result))
+        .col_expr(jobs::Column::Progress, Expr::value(progress))
+        .col_expr(jobs::Column::RunAt, Expr::value(run_at))
+        .col_expr(
+            jobs::Column::LockedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(jobs::Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
+        .filter(jobs::Column::Id.eq(job.id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn run(state: &SharedState, job: &jobs::Model) -> std::result::Result<Value, (JobFailure, Value)> {
+    match job.kind.as_str() {
+        import::KIND => import::run(state, job).await,
+        other => Err((
+            JobFailure::permanent(format!("no worker knows jobs of kind {other}")),
+            Value::Null,
+        )),
+    }
+}
+
+/// Claim and run jobs until the process ends; sleeps when there is nothing to do, and wakes
+/// at once when this replica queues one.
+pub async fn run_forever(state: SharedState) {
+    let worker = format!("{}-{}", std::process::id(), Uuid::new_v4().simple());
+    loop {
+        match claim(&state, &worker).await {
+            Ok(Some(job)) => {
+                let outcome = run(&state, &job).await;
+                if let Err(err) = finish(&state.db, &job, outcome).await {
+                    tracing::error!(job = %job.id, error = ?err, "recording the end of a job failed");
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(err) => tracing::warn!(error = ?err, "claiming a job failed"),
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), state.jobs_wake.notified()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_bounded() {
+        assert_eq!(backoff(1), Duration::from_secs(5));
+        assert_eq!(backoff(2), Duration::from_secs(10));
+        assert_eq!(backoff(3), Duration::from_secs(20));
+        assert_eq!(backoff(20), Duration::from_secs(600));
+    }
+}
