@@ -1,9 +1,7 @@
-//! Sources: Git hosts packages are imported from, the packages imported from each, and the
+//! The projects of sources (created with the packages) imported into repositories, and the
 //! jobs' link to what they work on (with their per-ref results).
 
 use sea_orm_migration::{prelude::*, schema::*};
-
-use crate::one_of;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -11,25 +9,6 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(Sources::Table)
-                    .col(pk_uuid(Sources::Id))
-                    .col(string_uniq(Sources::Name))
-                    .col(string(Sources::Provider))
-                    .col(string_null(Sources::BaseUrl))
-                    .col(text_null(Sources::TokenEncrypted))
-                    .col(text(Sources::WebhookSecretEncrypted))
-                    .col(timestamp_with_time_zone(Sources::CreatedAt))
-                    .col(timestamp_with_time_zone(Sources::UpdatedAt))
-                    .check(one_of(
-                        Sources::Provider,
-                        &["github", "gitlab", "gitea", "bitbucket", "git"],
-                    ))
-                    .to_owned(),
-            )
-            .await?;
         manager
             .create_table(
                 Table::create()
@@ -70,10 +49,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // SQLite takes one column per ALTER TABLE.
-        for column in [
-            uuid_null(Jobs::SubjectId),
-            json_null(Jobs::Result),
-        ] {
+        for column in [uuid_null(Jobs::SubjectId), json_null(Jobs::Result)] {
             let mut column = column;
             manager
                 .alter_table(
@@ -98,18 +74,25 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_index(Index::drop().name("jobs_subject").table(Jobs::Table).to_owned())
+            .drop_index(
+                Index::drop()
+                    .name("jobs_subject")
+                    .table(Jobs::Table)
+                    .to_owned(),
+            )
             .await?;
         for column in [Jobs::SubjectId, Jobs::Result] {
             manager
-                .alter_table(Table::alter().table(Jobs::Table).drop_column(column).to_owned())
+                .alter_table(
+                    Table::alter()
+                        .table(Jobs::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
                 .await?;
         }
         manager
             .drop_table(Table::drop().table(SourcePackages::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Sources::Table).to_owned())
             .await
     }
 }
@@ -118,13 +101,6 @@ impl MigrationTrait for Migration {
 enum Sources {
     Table,
     Id,
-    Name,
-    Provider,
-    BaseUrl,
-    TokenEncrypted,
-    WebhookSecretEncrypted,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]

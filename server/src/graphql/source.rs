@@ -170,18 +170,15 @@ fn source_object(call: &Call<'_>, source: &sources::Model) -> Result<Source> {
         provider: service::provider_of(source)
             .ok_or_else(|| Error::internal(anyhow::anyhow!("unknown provider")))?
             .into(),
-        base_url: source.base_url.clone(),
-        has_token: source.token_encrypted.is_some(),
+        base_url: Some(source.base_url.clone()).filter(|b| !b.is_empty()),
+        has_token: source.access_token_encrypted.is_some(),
         webhook_url: service::webhook_url(&call.state.base_url, source),
         webhook_secret: service::webhook_secret(&call.state.secret_key, source)?,
         created_at: source.created_at,
     })
 }
 
-async fn imported_object(
-    call: &Call<'_>,
-    row: &source_packages::Model,
-) -> Result<ImportedPackage> {
+async fn imported_object(call: &Call<'_>, row: &source_packages::Model) -> Result<ImportedPackage> {
     let db = &call.state.db;
     let source = sources::Entity::find_by_id(row.source_id).one(db).await?;
     let repository = repositories::Entity::find_by_id(row.repository_id)

@@ -41,7 +41,10 @@ async fn incoming(
         Ok(_) => return not_found(),
         Err(err) => {
             tracing::error!(error = ?err, "webhook: source lookup failed");
-            return answer(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": "internal error" }));
+            return answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({ "error": "internal error" }),
+            );
         }
     };
     let Ok(body) = to_bytes(body, BODY_LIMIT).await else {
@@ -54,7 +57,10 @@ async fn incoming(
         Ok(secret) => secret,
         Err(err) => {
             tracing::error!(error = ?err, "webhook: the secret cannot be read");
-            return answer(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": "internal error" }));
+            return answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({ "error": "internal error" }),
+            );
         }
     };
     if !sources::verify(provider, &secret, &headers, &body) {
@@ -67,13 +73,19 @@ async fn incoming(
     let pushes = match sources::parse_push(provider, &headers, &body) {
         Ok(pushes) => pushes,
         Err(Ignored::Event(event)) => {
-            return answer(StatusCode::ACCEPTED, json!({ "ignored": event, "queued": [] }))
+            return answer(
+                StatusCode::ACCEPTED,
+                json!({ "ignored": event, "queued": [] }),
+            )
         }
         Err(Ignored::Malformed(reason)) => {
             return answer(StatusCode::BAD_REQUEST, json!({ "error": reason }))
         }
         Err(Ignored::BadSignature) => {
-            return answer(StatusCode::UNAUTHORIZED, json!({ "error": "bad signature" }))
+            return answer(
+                StatusCode::UNAUTHORIZED,
+                json!({ "error": "bad signature" }),
+            )
         }
     };
     let mut queued = Vec::new();
@@ -82,7 +94,10 @@ async fn incoming(
             Ok(packages) => packages,
             Err(err) => {
                 tracing::error!(error = ?err, "webhook: package lookup failed");
-                return answer(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": "internal error" }));
+                return answer(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({ "error": "internal error" }),
+                );
             }
         };
         for package in packages {
@@ -101,7 +116,10 @@ async fn incoming(
                 Ok(job) => queued.push(job.id.to_string()),
                 Err(err) => {
                     tracing::error!(error = ?err, "webhook: queueing failed");
-                    return answer(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": "internal error" }));
+                    return answer(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        json!({ "error": "internal error" }),
+                    );
                 }
             }
         }

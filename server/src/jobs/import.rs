@@ -91,13 +91,13 @@ fn remote(
     project: &str,
 ) -> Result<(String, Option<String>), String> {
     let provider = provider_of(source).ok_or("the source has an unknown provider")?;
-    let token = match &source.token_encrypted {
-        Some(sealed_token) => Some(
-            sealed::open(&state.secret_key, sealed_token).map_err(|err| err.to_string())?,
-        ),
+    let token = match &source.access_token_encrypted {
+        Some(sealed_token) => {
+            Some(sealed::open(&state.secret_key, sealed_token).map_err(|err| err.to_string())?)
+        }
         None => None,
     };
-    let base = source.base_url.as_deref().map(|b| b.trim_end_matches('/'));
+    let base = Some(source.base_url.trim_end_matches('/')).filter(|b| !b.is_empty());
     let (url, user) = match provider {
         Provider::Git => (project.to_owned(), "git"),
         Provider::Github => (
@@ -174,7 +174,9 @@ async fn git(
 
 pub async fn run(state: &SharedState, job: &jobs::Model) -> Result<Value, (JobFailure, Value)> {
     let payload: Payload = serde_json::from_value(job.payload.clone()).unwrap_or_default();
-    let subject = job.subject_id.ok_or_else(|| failed("the job names no package"))?;
+    let subject = job
+        .subject_id
+        .ok_or_else(|| failed("the job names no package"))?;
     let db = &state.db;
     let imported = source_packages::Entity::find_by_id(subject)
         .one(db)
@@ -290,7 +292,11 @@ pub async fn run(state: &SharedState, job: &jobs::Model) -> Result<Value, (JobFa
         }
     }
     let result = work.result();
-    let failures: Vec<&RefResult> = work.results.iter().filter(|r| r.status == "failed").collect();
+    let failures: Vec<&RefResult> = work
+        .results
+        .iter()
+        .filter(|r| r.status == "failed")
+        .collect();
     if let Some(first) = failures.first() {
         let message = format!(
             "{} of {} refs failed; {}: {}",
@@ -320,7 +326,13 @@ impl Import<'_> {
         json!({ "package": self.package_name, "refs": self.results })
     }
 
-    fn record(&mut self, git_ref: &str, status: &'static str, version: Option<String>, reason: Option<String>) {
+    fn record(
+        &mut self,
+        git_ref: &str,
+        status: &'static str,
+        version: Option<String>,
+        reason: Option<String>,
+    ) {
         self.results.push(RefResult {
             git_ref: git_ref.to_owned(),
             status,
@@ -345,13 +357,21 @@ impl Import<'_> {
         match self.import_version(sha, &version).await {
             Ok(Some(status)) => self.record(git_ref, status, Some(version), None),
             Ok(None) => {}
-            Err(Outcome::Skipped(reason)) => self.record(git_ref, "skipped", Some(version), Some(reason)),
-            Err(Outcome::Failed(reason)) => self.record(git_ref, "failed", Some(version), Some(reason)),
+            Err(Outcome::Skipped(reason)) => {
+                self.record(git_ref, "skipped", Some(version), Some(reason))
+            }
+            Err(Outcome::Failed(reason)) => {
+                self.record(git_ref, "failed", Some(version), Some(reason))
+            }
         }
     }
 
     /// `Ok(Some(status))` when done; errors say whether the ref was skipped or failed.
-    async fn import_version(&mut self, sha: &str, version: &str) -> Result<Option<&'static str>, Outcome> {
+    async fn import_version(
+        &mut self,
+        sha: &str,
+        version: &str,
+    ) -> Result<Option<&'static str>, Outcome> {
         let state = self.state;
         let path = self.composer_path();
         let composer = git(self.mirror, None, &["show", &format!("{sha}:{path}")])
@@ -372,7 +392,9 @@ impl Import<'_> {
             Some(_) => {}
             None => {
                 if !crate::protocols::composer::metadata::is_valid_package_name(&name) {
-                    return Err(Outcome::Skipped(format!("\"{name}\" is not a valid package name")));
+                    return Err(Outcome::Skipped(format!(
+                        "\"{name}\" is not a valid package name"
+                    )));
                 }
                 crate::services::sources::set_package_name(&state.db, self.imported.id, &name)
                     .await
@@ -402,19 +424,17 @@ impl Import<'_> {
                 json!({ "type": "git", "url": self.imported.project, "reference": sha }),
             );
         }
-        package_service::publish_checked(
-            &state.db,
-            &state.blobs,
-            self.actor,
-            self.repository,
-            new,
-        )
-        .await
-        .map_err(|err| Outcome::Failed(err.to_string()))?;
+        package_service::publish_checked(&state.db, &state.blobs, self.actor, self.repository, new)
+            .await
+            .map_err(|err| Outcome::Failed(err.to_string()))?;
         Ok(Some("imported"))
     }
 
-    async fn existing(&self, name: &str, version: &str) -> Result<Option<package_versions::Model>, Outcome> {
+    async fn existing(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<package_versions::Model>, Outcome> {
         use sea_orm::{ColumnTrait, QueryFilter};
         let Some(package) = package_service::find(&self.state.db, self.repository.id, name)
             .await
@@ -462,12 +482,15 @@ impl Import<'_> {
             if read == 0 {
                 break;
             }
-            staging.write(&buffer[..read]).await.map_err(|err| match err {
-                StageError::TooLarge(limit) => Outcome::Failed(format!(
-                    "the archive is larger than the upload limit of {limit} bytes"
-                )),
-                StageError::Io(err) => Outcome::Failed(err.to_string()),
-            })?;
+            staging
+                .write(&buffer[..read])
+                .await
+                .map_err(|err| match err {
+                    StageError::TooLarge(limit) => Outcome::Failed(format!(
+                        "the archive is larger than the upload limit of {limit} bytes"
+                    )),
+                    StageError::Io(err) => Outcome::Failed(err.to_string()),
+                })?;
         }
         let output = child
             .wait_with_output()
@@ -492,11 +515,21 @@ impl Import<'_> {
             Err(reason) => return self.record(git_ref, "skipped", None, Some(reason)),
         };
         let Some(name) = self.package_name.clone() else {
-            return self.record(git_ref, "skipped", Some(version), Some("nothing was imported yet".into()));
+            return self.record(
+                git_ref,
+                "skipped",
+                Some(version),
+                Some("nothing was imported yet".into()),
+            );
         };
         match self.remove_version(&name, &version).await {
             Ok(true) => self.record(git_ref, "removed", Some(version), None),
-            Ok(false) => self.record(git_ref, "skipped", Some(version), Some("no such version".into())),
+            Ok(false) => self.record(
+                git_ref,
+                "skipped",
+                Some(version),
+                Some("no such version".into()),
+            ),
             Err(reason) => self.record(git_ref, "failed", Some(version), Some(reason)),
         }
     }
@@ -509,7 +542,15 @@ impl Import<'_> {
         else {
             return Ok(false);
         };
-        match package_service::delete_version_checked(db, self.actor, self.repository, &package, version).await {
+        match package_service::delete_version_checked(
+            db,
+            self.actor,
+            self.repository,
+            &package,
+            version,
+        )
+        .await
+        {
             Ok(()) => Ok(true),
             Err(crate::error::Error::NotFound(_)) => Ok(false),
             Err(err) => Err(err.to_string()),
@@ -518,7 +559,9 @@ impl Import<'_> {
 
     /// After a full import: versions from this project whose ref is gone are removed.
     async fn remove_vanished(&mut self, refs: &[(String, String)]) {
-        let Some(name) = self.package_name.clone() else { return };
+        let Some(name) = self.package_name.clone() else {
+            return;
+        };
         let db = &self.state.db;
         let Ok(Some(package)) = package_service::find(db, self.repository.id, &name).await else {
             return;
@@ -537,7 +580,12 @@ impl Import<'_> {
                 let git_ref = format!("(gone) {}", version.version);
                 match self.remove_version(&name, &version.version).await {
                     Ok(_) => self.record(&git_ref, "removed", Some(version.version.clone()), None),
-                    Err(reason) => self.record(&git_ref, "failed", Some(version.version.clone()), Some(reason)),
+                    Err(reason) => self.record(
+                        &git_ref,
+                        "failed",
+                        Some(version.version.clone()),
+                        Some(reason),
+                    ),
                 }
             }
         }
@@ -556,9 +604,15 @@ mod tests {
     #[test]
     fn refs_become_composer_versions() {
         assert_eq!(version_of_ref("refs/tags/v1.2.3").unwrap(), "1.2.3");
-        assert_eq!(version_of_ref("refs/tags/1.0.0-beta1").unwrap(), "1.0.0-beta1");
+        assert_eq!(
+            version_of_ref("refs/tags/1.0.0-beta1").unwrap(),
+            "1.0.0-beta1"
+        );
         assert_eq!(version_of_ref("refs/heads/main").unwrap(), "dev-main");
-        assert_eq!(version_of_ref("refs/heads/feature/x").unwrap(), "dev-feature/x");
+        assert_eq!(
+            version_of_ref("refs/heads/feature/x").unwrap(),
+            "dev-feature/x"
+        );
         assert_eq!(version_of_ref("refs/heads/2.x").unwrap(), "2.x-dev");
         assert!(version_of_ref("refs/tags/release-candidate").is_err());
         assert!(version_of_ref("refs/notes/x").is_err());

@@ -128,10 +128,7 @@ pub async fn claim(state: &SharedState, worker: &str) -> Result<Option<jobs::Mod
             sql,
             [now.into(), worker.into(), stale.into()],
         );
-        return Ok(jobs::Entity::find()
-            .from_raw_sql(statement)
-            .one(db)
-            .await?);
+        return Ok(jobs::Entity::find().from_raw_sql(statement).one(db).await?);
     }
     // SQLite has one writer: claims are taken one at a time in this process, and the
     // conditional update below still refuses a job someone else took meanwhile.
@@ -200,23 +197,28 @@ async fn finish(
     outcome: std::result::Result<Value, (JobFailure, Value)>,
 ) -> Result<()> {
     let now = Utc::now();
-    let (status, error, result, run_at, progress): (&str, Option<String>, Value, DateTime<Utc>, i32) =
-        match outcome {
-            Ok(result) => ("succeeded", None, result, now, 100),
-            Err((failure, result)) if failure.retry && job.attempts < MAX_ATTEMPTS => {
-                let wait = failure
-                    .retry_after
-                    .unwrap_or_else(|| backoff(job.attempts))
-                    .max(backoff(job.attempts));
-                let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
-                tracing::info!(job = %job.id, kind = job.kind, attempts = job.attempts, error = failure.message, "job will be retried");
-                ("queued", Some(failure.message), result, next, job.progress)
-            }
-            Err((failure, result)) => {
-                tracing::warn!(job = %job.id, kind = job.kind, error = failure.message, "job failed");
-                ("failed", Some(failure.message), result, now, 100)
-            }
-        };
+    let (status, error, result, run_at, progress): (
+        &str,
+        Option<String>,
+        Value,
+        DateTime<Utc>,
+        i32,
+    ) = match outcome {
+        Ok(result) => ("succeeded", None, result, now, 100),
+        Err((failure, result)) if failure.retry && job.attempts < MAX_ATTEMPTS => {
+            let wait = failure
+                .retry_after
+                .unwrap_or_else(|| backoff(job.attempts))
+                .max(backoff(job.attempts));
+            let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
+            tracing::info!(job = %job.id, kind = job.kind, attempts = job.attempts, error = failure.message, "job will be retried");
+            ("queued", Some(failure.message), result, next, job.progress)
+        }
+        Err((failure, result)) => {
+            tracing::warn!(job = %job.id, kind = job.kind, error = failure.message, "job failed");
+            ("failed", Some(failure.message), result, now, 100)
+        }
+    };
     jobs::Entity::update_many()
         .col_expr(jobs::Column::Status, Expr::value(status))
         .col_expr(jobs::Column::Error, Expr::value(error))
@@ -235,7 +237,10 @@ async fn finish(
     Ok(())
 }
 
-async fn run(state: &SharedState, job: &jobs::Model) -> std::result::Result<Value, (JobFailure, Value)> {
+async fn run(
+    state: &SharedState,
+    job: &jobs::Model,
+) -> std::result::Result<Value, (JobFailure, Value)> {
     match job.kind.as_str() {
         import::KIND => import::run(state, job).await,
         other => Err((

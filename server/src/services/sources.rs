@@ -100,7 +100,10 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
             new.name
         )));
     }
-    let base_url = match new.base_url.map(|u| u.trim().trim_end_matches('/').to_owned()) {
+    let base_url = match new
+        .base_url
+        .map(|u| u.trim().trim_end_matches('/').to_owned())
+    {
         Some(url) if !url.is_empty() => match url::Url::parse(&url) {
             Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Some(url),
             _ => {
@@ -127,12 +130,9 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         id: Set(Uuid::new_v4()),
         name: Set(new.name.clone()),
         provider: Set(new.provider.as_str().to_owned()),
-        base_url: Set(base_url),
-        token_encrypted: Set(token.map(|t| sealed::seal(secret_key, &t))),
-        webhook_secret_encrypted: Set(sealed::seal(
-            secret_key,
-            &crate::auth::random_secret(),
-        )),
+        base_url: Set(base_url.unwrap_or_default()),
+        access_token_encrypted: Set(token.map(|t| sealed::seal(secret_key, &t))),
+        webhook_secret_encrypted: Set(sealed::seal(secret_key, &crate::auth::random_secret())),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -245,8 +245,8 @@ pub async fn add_package<C: ConnectionTrait + TransactionTrait>(
             repository.name
         )));
     }
-    let provider = provider_of(source)
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("unknown provider")))?;
+    let provider =
+        provider_of(source).ok_or_else(|| Error::internal(anyhow::anyhow!("unknown provider")))?;
     let project = check_project(provider, project)?;
     let subdirectory = clean_subdirectory(subdirectory)?;
     let txn = db.begin().await?;
@@ -311,11 +311,7 @@ pub async fn package_by_name(
 }
 
 /// Remember the package name the first import read.
-pub async fn set_package_name(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    name: &str,
-) -> Result<()> {
+pub async fn set_package_name(db: &impl ConnectionTrait, id: Uuid, name: &str) -> Result<()> {
     source_packages::Entity::update_many()
         .col_expr(
             source_packages::Column::PackageName,
@@ -544,15 +540,30 @@ mod tests {
         assert!(verify(Provider::Git, "s3cret", &github, body));
         assert!(!verify(Provider::Github, "other", &github, body));
         assert!(!verify(Provider::Github, "s3cret", &github, b"{}"));
-        assert!(verify(Provider::Gitea, "s3cret", &headers(&[("x-gitea-signature", &mac)]), body));
+        assert!(verify(
+            Provider::Gitea,
+            "s3cret",
+            &headers(&[("x-gitea-signature", &mac)]),
+            body
+        ));
         assert!(verify(
             Provider::Bitbucket,
             "s3cret",
             &headers(&[("x-hub-signature", &format!("sha256={mac}"))]),
             body
         ));
-        assert!(verify(Provider::Gitlab, "s3cret", &headers(&[("x-gitlab-token", "s3cret")]), body));
-        assert!(!verify(Provider::Gitlab, "s3cret", &headers(&[("x-gitlab-token", "s3cre")]), body));
+        assert!(verify(
+            Provider::Gitlab,
+            "s3cret",
+            &headers(&[("x-gitlab-token", "s3cret")]),
+            body
+        ));
+        assert!(!verify(
+            Provider::Gitlab,
+            "s3cret",
+            &headers(&[("x-gitlab-token", "s3cre")]),
+            body
+        ));
         assert!(!verify(Provider::Github, "s3cret", &headers(&[]), body));
     }
 
@@ -568,7 +579,11 @@ mod tests {
         assert!(github[0].deleted);
         assert!(github[0].project_names.contains(&"acme/lib".to_owned()));
         assert_eq!(
-            parse_push(Provider::Github, &headers(&[("x-github-event", "ping")]), b"{}"),
+            parse_push(
+                Provider::Github,
+                &headers(&[("x-github-event", "ping")]),
+                b"{}"
+            ),
             Err(Ignored::Event("ping".into()))
         );
         let gitlab = parse_push(
@@ -589,21 +604,31 @@ mod tests {
         assert!(bitbucket[0].deleted);
         assert_eq!(bitbucket[1].git_ref, "refs/heads/main");
         assert!(matches!(
-            parse_push(Provider::Git, &headers(&[("x-github-event", "push")]), b"not json"),
+            parse_push(
+                Provider::Git,
+                &headers(&[("x-github-event", "push")]),
+                b"not json"
+            ),
             Err(Ignored::Malformed(_))
         ));
     }
 
     #[test]
     fn projects_match_without_git_suffix_or_case() {
-        assert!(same_project("https://host/acme/lib.git", "https://host/acme/lib"));
+        assert!(same_project(
+            "https://host/acme/lib.git",
+            "https://host/acme/lib"
+        ));
         assert!(same_project("acme/Lib", "acme/lib/"));
         assert!(!same_project("acme/lib", "acme/lib2"));
     }
 
     #[test]
     fn subdirectories_stay_inside_the_project() {
-        assert_eq!(clean_subdirectory(Some("/packages/a/".into())).unwrap(), "packages/a");
+        assert_eq!(
+            clean_subdirectory(Some("/packages/a/".into())).unwrap(),
+            "packages/a"
+        );
         assert_eq!(clean_subdirectory(None).unwrap(), "");
         assert!(clean_subdirectory(Some("../etc".into())).is_err());
         assert!(clean_subdirectory(Some("a/./b".into())).is_err());

@@ -9,9 +9,10 @@ pub struct Model {
     #[sea_orm(unique)]
     pub name: String,
     pub provider: String,
-    pub base_url: Option<String>,
+    /// Empty for the provider's public service.
+    pub base_url: String,
     /// Sealed (see [`crate::auth::sealed`]); never sent to a client.
-    pub token_encrypted: Option<String>,
+    pub access_token_encrypted: Option<String>,
     /// Sealed; shown to administrators to configure webhooks.
     pub webhook_secret_encrypted: String,
     pub created_at: DateTimeUtc,
