@@ -345,13 +345,37 @@ async fn tags_and_branches_become_versions_and_webhooks_keep_them_current() {
         "1.0.0"
     );
 
-    // An import again changes nothing.
+    // An import again (from the command line, and from GraphQL) changes nothing.
+    let job = world.env.cli_ok(&[
+        "package",
+        "rebuild",
+        "--repository",
+        "libs",
+        "--package",
+        "acme/imported",
+    ]);
+    assert!(
+        uuid::Uuid::parse_str(job.trim()).is_ok(),
+        "prints the job id: {job}"
+    );
     world
         .gql(
-            "mutation { rebuildPackage(repository: \"libs\", package: \"acme/imported\") { id } }",
+            "mutation { rebuildPackage(repository: \"libs\", package: \"acme/util\") { id } }",
             json!({}),
         )
         .await;
+    let refused = world.env.cli(
+        &[
+            "package",
+            "rebuild",
+            "--repository",
+            "libs",
+            "--package",
+            "acme/none",
+        ],
+        None,
+    );
+    assert!(!refused.status.success());
     tokio::time::sleep(Duration::from_millis(200)).await;
     let again = world.settled().await;
     let imported = again

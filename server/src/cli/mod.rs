@@ -49,8 +49,46 @@ pub enum Command {
     /// Manage personal and deploy tokens
     #[command(subcommand)]
     Token(access::TokenCommand),
+    /// Work on packages
+    #[command(subcommand)]
+    Package(PackageCommand),
     /// Print the GraphQL schema (SDL)
     Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PackageCommand {
+    /// Import a package again from its source (every tag and branch); prints the job's id.
+    /// A running server does the work.
+    Rebuild {
+        /// The repository the package is in
+        #[arg(long)]
+        repository: String,
+        /// The package, e.g. acme/widget
+        #[arg(long)]
+        package: String,
+    },
+}
+
+async fn package(db: &sea_orm::DatabaseConnection, command: PackageCommand) -> anyhow::Result<()> {
+    match command {
+        PackageCommand::Rebuild {
+            repository,
+            package,
+        } => {
+            let imported =
+                crate::services::sources::imported_package(db, &repository, &package).await?;
+            let job = crate::jobs::enqueue_in(
+                db,
+                crate::jobs::import::KIND,
+                Some(imported.id),
+                serde_json::to_value(crate::jobs::import::Payload::default())?,
+            )
+            .await?;
+            println!("{}", job.id);
+            Ok(())
+        }
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -85,6 +123,7 @@ pub fn main() -> ExitCode {
                     Command::Revoke(a) => access::revoke(&db, a).await,
                     Command::Group(c) => access::group(&db, c).await,
                     Command::Token(c) => access::token(&db, c).await,
+                    Command::Package(c) => package(&db, c).await,
                     Command::Serve | Command::User(_) | Command::Schema => Ok(()),
                 };
                 db.close().await.ok();

@@ -346,16 +346,7 @@ pub async fn rebuild(
     repository: &str,
     package: &str,
 ) -> Result<jobs::Model, Error> {
-    let found = repository_service::find_by_name(&state.db, repository)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no repository named {repository}")))?;
-    let imported = service::package_by_name(&state.db, found.id, package)
-        .await?
-        .ok_or_else(|| {
-            Error::not_found(format!(
-                "{package} in {repository} was not imported from a source"
-            ))
-        })?;
+    let imported = service::imported_package(&state.db, repository, package).await?;
     queue::enqueue(
         state,
         import::KIND,

@@ -69,6 +69,18 @@ pub async fn enqueue(
     subject_id: Option<Uuid>,
     payload: Value,
 ) -> Result<jobs::Model> {
+    let job = enqueue_in(&state.db, kind, subject_id, payload).await?;
+    state.jobs_wake.notify_one();
+    Ok(job)
+}
+
+/// Queue a job from outside a server (the command line); workers find it within a second.
+pub async fn enqueue_in(
+    db: &impl ConnectionTrait,
+    kind: &str,
+    subject_id: Option<Uuid>,
+    payload: Value,
+) -> Result<jobs::Model> {
     let now = Utc::now();
     let job = jobs::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -86,9 +98,8 @@ pub async fn enqueue(
         subject_id: Set(subject_id),
         result: Set(None),
     }
-    .insert(&state.db)
+    .insert(db)
     .await?;
-    state.jobs_wake.notify_one();
     Ok(job)
 }
 

@@ -310,6 +310,26 @@ pub async fn package_by_name(
         .await?)
 }
 
+/// The imported package behind `package` in `repository`, for a rebuild.
+pub async fn imported_package(
+    db: &impl ConnectionTrait,
+    repository: &str,
+    package: &str,
+) -> Result<source_packages::Model> {
+    let found = repositories::Entity::find()
+        .filter(repositories::Column::Name.eq(repository))
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no repository named {repository}")))?;
+    package_by_name(db, found.id, package)
+        .await?
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "{package} in {repository} was not imported from a source"
+            ))
+        })
+}
+
 /// Remember the package name the first import read.
 pub async fn set_package_name(db: &impl ConnectionTrait, id: Uuid, name: &str) -> Result<()> {
     source_packages::Entity::update_many()
