@@ -12,6 +12,7 @@ use crate::pages::auth_sources::AuthSourcesPage;
 use crate::pages::groups::GroupsPage;
 use crate::pages::packages::PackagePage;
 use crate::pages::repositories::{RepositoriesPage, RepositoryPage};
+use crate::pages::sources::SourcesPage;
 use crate::pages::{
     home::HomePage, login::LoginPage, section::Section, tokens::TokensPage, users::UsersPage,
 };
@@ -48,7 +49,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("users") view=UsersPage />
                     <Route path=path!("groups") view=GroupsPage />
                     <Route path=path!("tokens") view=TokensPage />
-                    <Route path=path!("sources") view=|| view! { <Section title="Sources" /> } />
+                    <Route path=path!("sources") view=SourcesPage />
                     <Route path=path!("auth-sources") view=AuthSourcesPage />
                     <Route path=path!("audit") view=AuditPage />
                 </ParentRoute>

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 pub mod browser;
 pub mod composer;
+pub mod git;
 pub mod maven;
 pub mod oauth;
 pub mod oci;

@@ -585,3 +585,39 @@ async fn signs_in_through_a_real_openid_connect_provider() {
     assert!(!server.logs().contains("oidc-client-secret-for-tests"));
     drop(provider);
 }
+
+/// Sources in the SPA: a Git source, an import followed on its progress bar, a rebuild.
+#[tokio::test]
+async fn imports_a_package_from_git_in_the_spa() {
+    if !browser::available() {
+        return;
+    }
+    use packistry_tests::git::{greeter, run, write, GitServer};
+
+    let git = GitServer::start();
+    let work = git.work.path();
+    write(
+        work,
+        "composer.json",
+        r#"{"name":"acme/browser","autoload":{"psr-4":{"Acme\\Browser\\":"src/"}}}"#,
+    );
+    write(work, "src/Greeter.php", &greeter("Acme\\Browser", "1.0.0"));
+    git.commit("first");
+    run(work, &["tag", "v1.0.0"]);
+    git.push(&["main", "--tags"]);
+
+    let env = TestEnv::new();
+    env.create_user("admin@example.com", "admin", "browser-password");
+    env.cli_ok(&["repo", "create", "libs", "--format", "composer"]);
+    let server = env.start();
+    let project: &'static str = Box::leak(git.url.clone().into_boxed_str());
+    let output = browser::run_against(
+        &server,
+        "sources.mjs",
+        "admin@example.com",
+        "browser-password",
+        &[("PROJECT", project)],
+    )
+    .await;
+    assert!(output.contains("IMPORTED"), "{output}");
+}

@@ -2,118 +2,14 @@
 //! become versions, a monorepo subdirectory is its own package, real composer installs
 //! them; webhooks import a pushed tag and remove a deleted one.
 
-use std::path::Path;
-use std::process::{Child, Command};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use packistry_tests::composer::{self, Credentials, Project};
+use packistry_tests::git::{greeter, run, write, GitServer};
 use packistry_tests::{client, graphql, login, BrowserSession, TestEnv, TestServer};
 use serde_json::{json, Value};
 use sha2::Sha256;
-
-fn run(dir: &Path, args: &[&str]) {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn write(dir: &Path, path: &str, text: &str) {
-    let file = dir.join(path);
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    std::fs::write(file, text).unwrap();
-}
-
-fn greeter(namespace: &str, version: &str) -> String {
-    format!(
-        "<?php\nnamespace {namespace};\nclass Greeter {{ public static function version(): string {{ return '{version}'; }} }}\n"
-    )
-}
-
-/// A Git server on loopback serving `{root}/acme.git`, and a work tree that pushes to it.
-struct GitServer {
-    child: Child,
-    root: tempfile::TempDir,
-    work: tempfile::TempDir,
-    url: String,
-}
-
-impl Drop for GitServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl GitServer {
-    fn start() -> GitServer {
-        let root = tempfile::tempdir().unwrap();
-        let bare = root.path().join("acme.git");
-        std::fs::create_dir_all(&bare).unwrap();
-        run(
-            &bare,
-            &["init", "--bare", "--quiet", "--initial-branch=main"],
-        );
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        };
-        // git-daemon itself (not `git daemon`, which would leave it running when killed).
-        let exec_path = Command::new("git").arg("--exec-path").output().unwrap();
-        let exec_path = String::from_utf8_lossy(&exec_path.stdout).trim().to_owned();
-        let child = Command::new(Path::new(&exec_path).join("git-daemon"))
-            .args([
-                "--export-all",
-                "--reuseaddr",
-                "--listen=127.0.0.1",
-                &format!("--port={port}"),
-                &format!("--base-path={}", root.path().display()),
-            ])
-            .arg(root.path())
-            .spawn()
-            .expect("git daemon starts");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let work = tempfile::tempdir().unwrap();
-        run(work.path(), &["init", "--quiet", "--initial-branch=main"]);
-        run(
-            work.path(),
-            &["remote", "add", "origin", bare.to_str().unwrap()],
-        );
-        GitServer {
-            child,
-            root,
-            work,
-            url: format!("git://127.0.0.1:{port}/acme.git"),
-        }
-    }
-
-    fn commit(&self, message: &str) {
-        run(self.work.path(), &["add", "-A"]);
-        run(self.work.path(), &["commit", "--quiet", "-m", message]);
-    }
-
-    fn push(&self, args: &[&str]) {
-        let mut all = vec!["push", "--quiet", "origin"];
-        all.extend_from_slice(args);
-        run(self.work.path(), &all);
-    }
-}
 
 /// The project: `acme/imported` at the root, `acme/util` in `packages/util`.
 fn project_at(git: &GitServer, version: &str) {

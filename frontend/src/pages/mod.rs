@@ -7,5 +7,6 @@ pub mod login;
 pub mod packages;
 pub mod repositories;
 pub mod section;
+pub mod sources;
 pub mod tokens;
 pub mod users;
