@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 pub mod browser;
 pub mod composer;
 pub mod git;
+pub mod git_hosts;
 pub mod maven;
 pub mod oauth;
 pub mod oci;

@@ -166,7 +166,7 @@ async fn tags_and_branches_become_versions_and_webhooks_keep_them_current() {
     for subdirectory in [Value::Null, json!("packages/util")] {
         world
             .gql(
-                "mutation($input: AddSourcePackageInput!) { addSourcePackage(input: $input) { project } }",
+                "mutation($input: AddSourcePackageInput!) { addSourcePackage(input: $input) { package { project } webhook } }",
                 json!({ "input": { "source": "local", "repository": "libs", "project": git.url, "subdirectory": subdirectory } }),
             )
             .await;
@@ -346,7 +346,7 @@ async fn an_unreachable_project_is_a_readable_failure_retried_later() {
     drop(closed);
     world
         .gql(
-            "mutation($input: AddSourcePackageInput!) { addSourcePackage(input: $input) { project } }",
+            "mutation($input: AddSourcePackageInput!) { addSourcePackage(input: $input) { package { project } webhook } }",
             json!({ "input": { "source": "local", "repository": "libs", "project": dead } }),
         )
         .await;
@@ -363,7 +363,7 @@ async fn an_unreachable_project_is_a_readable_failure_retried_later() {
     ] {
         let answer = graphql(
             &world.server,
-            "mutation($input: AddSourcePackageInput!) { addSourcePackage(input: $input) { project } }",
+            "mutation($input: AddSourcePackageInput!) { addSourcePackage(input: $input) { package { project } webhook } }",
             json!({ "input": { "source": "local", "repository": "libs", "project": project, "subdirectory": "../up" } }),
             Some(&world.admin),
             true,

@@ -114,6 +114,8 @@ pub fn SourcesPage() -> impl IntoView {
     let (source, set_source) = signal(String::new());
     let (project, set_project) = signal(String::new());
     let (subdirectory, set_subdirectory) = signal(String::new());
+    // What became of the webhook of the project added last.
+    let (note, set_note) = signal(None::<String>);
     let on_import = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         set_error.set(None);
@@ -125,9 +127,10 @@ pub fn SourcesPage() -> impl IntoView {
         };
         spawn_local(async move {
             match api::run::<api::AddSourcePackage>(add_source_package::Variables { input }).await {
-                Ok(_) => {
+                Ok(data) => {
                     set_project.set(String::new());
                     set_subdirectory.set(String::new());
+                    set_note.set(Some(data.add_source_package.webhook));
                     set_poll.update(|n| *n += 1);
                 }
                 Err(err) => set_error.set(Some(err.message)),
@@ -209,6 +212,7 @@ pub fn SourcesPage() -> impl IntoView {
                 <label>"Project (clone URL for \"Any Git URL\", else owner/name)"<input name="import-project" required prop:value=project on:input=move |ev| set_project.set(event_target_value(&ev)) /></label>
                 <label>"Subdirectory holding composer.json (monorepos)"<input name="import-subdirectory" prop:value=subdirectory on:input=move |ev| set_subdirectory.set(event_target_value(&ev)) /></label>
                 <button type="submit">"Import"</button>
+                {move || note.get().map(|n| view! { <p class="muted" data-testid="webhook-note">{n}</p> })}
             </form>
             <Suspense fallback=|| ()>
                 {move || imported.get().map(|result| match result {

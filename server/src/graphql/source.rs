@@ -195,6 +195,56 @@ async fn imported_object(call: &Call<'_>, row: &source_packages::Model) -> Resul
     })
 }
 
+/// What "test connection" found.
+#[derive(SimpleObject)]
+pub struct SourceConnection {
+    pub ok: bool,
+    /// The account the token belongs to.
+    pub account: Option<String>,
+    /// Fine, or exactly what is missing (e.g. a scope).
+    pub message: String,
+}
+
+/// A project a source's token can see.
+#[derive(SimpleObject)]
+pub struct SourceProject {
+    /// What to import (`owner/name`).
+    pub path: String,
+    pub description: String,
+    pub private: bool,
+    pub archived: bool,
+}
+
+/// A page of a source's projects; `next` is the cursor for `after`.
+#[derive(SimpleObject)]
+pub struct SourceProjectPage {
+    pub projects: Vec<SourceProject>,
+    pub next: Option<String>,
+}
+
+/// A project added to a repository, and what became of its webhook.
+#[derive(SimpleObject)]
+pub struct AddSourcePackagePayload {
+    pub package: ImportedPackage,
+    /// e.g. "webhook created", or why not (archived project, token without the right).
+    pub webhook: String,
+}
+
+fn api_client(
+    call: &Call<'_>,
+    source: &sources::Model,
+) -> Result<Option<crate::services::providers::Client>, Error> {
+    let token = match &source.access_token_encrypted {
+        Some(sealed) => Some(crate::auth::sealed::open(&call.state.secret_key, sealed)?),
+        None => None,
+    };
+    Ok(crate::services::providers::Client::for_source(
+        source,
+        token,
+        call.state.sso_http.clone(),
+    ))
+}
+
 #[derive(InputObject)]
 pub struct CreateSourceInput {
     pub name: String,
@@ -249,6 +299,59 @@ impl SourceQuery {
         Ok(found)
     }
 
+    /// Check a source's token against its provider (admins).
+    async fn test_source(&self, ctx: &Context<'_>, name: String) -> Result<SourceConnection> {
+        let call = Call::of(ctx)?;
+        call.require_admin()?;
+        let source = service::get_by_name(&call.state.db, &name).await?;
+        let Some(client) = api_client(&call, &source)? else {
+            return Ok(SourceConnection {
+                ok: true,
+                account: None,
+                message: "a Git URL source has no API; each import checks its URL".into(),
+            });
+        };
+        let report = client.test_connection().await;
+        Ok(SourceConnection {
+            ok: report.ok,
+            account: report.account,
+            message: report.message,
+        })
+    }
+
+    /// The projects a source's token can see, searched by name, a page at a time (admins).
+    async fn source_projects(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        search: Option<String>,
+        after: Option<String>,
+    ) -> Result<SourceProjectPage> {
+        let call = Call::of(ctx)?;
+        call.require_admin()?;
+        let source = service::get_by_name(&call.state.db, &name).await?;
+        let client = api_client(&call, &source)?.ok_or_else(|| {
+            Error::bad_input("a Git URL source has no projects to list: add its clone URLs")
+        })?;
+        let page = client
+            .projects(search.as_deref(), after.as_deref())
+            .await
+            .map_err(Error::bad_input)?;
+        Ok(SourceProjectPage {
+            projects: page
+                .projects
+                .into_iter()
+                .map(|p| SourceProject {
+                    path: p.path,
+                    description: p.description,
+                    private: p.private,
+                    archived: p.archived,
+                })
+                .collect(),
+            next: page.next,
+        })
+    }
+
     /// One job (admins).
     async fn job(&self, ctx: &Context<'_>, id: ID) -> Result<Job> {
         let call = Call::of(ctx)?;
@@ -299,7 +402,7 @@ impl SourceMutation {
         &self,
         ctx: &Context<'_>,
         input: AddSourcePackageInput,
-    ) -> Result<ImportedPackage> {
+    ) -> Result<AddSourcePackagePayload> {
         let call = Call::of(ctx)?;
         call.require_admin()?;
         let db = &call.state.db;
@@ -323,7 +426,25 @@ impl SourceMutation {
             serde_json::to_value(import::Payload::default()).unwrap_or_default(),
         )
         .await?;
-        imported_object(&call, &row).await
+        // The webhook on the provider, when the token allows it.
+        let webhook = match api_client(&call, &source)? {
+            Some(client) => {
+                let secret = service::webhook_secret(&call.state.secret_key, &source)?;
+                let url = service::webhook_url(&call.state.base_url, &source);
+                client
+                    .create_hook(&row.project, &url, &secret)
+                    .await
+                    .describe()
+            }
+            None => format!(
+                "add a webhook by hand: POST {} signed with the source's secret (GitHub format)",
+                service::webhook_url(&call.state.base_url, &source)
+            ),
+        };
+        Ok(AddSourcePackagePayload {
+            package: imported_object(&call, &row).await?,
+            webhook,
+        })
     }
 
     /// Import a package again from its source (admins): every tag and branch.

@@ -8,6 +8,7 @@ pub mod downloads;
 pub mod groups;
 pub mod maintenance;
 pub mod packages;
+pub mod providers;
 pub mod repositories;
 pub mod sources;
 pub mod tokens;

@@ -1,0 +1,385 @@
+//! Fixture REST APIs of GitHub, GitLab, Gitea and Bitbucket (which cannot be reached from
+//! here), answering as their documentation says: the token's user (GitHub's
+//! `X-OAuth-Scopes`, GitLab's `personal_access_tokens/self`), project lists with each one's
+//! pagination (GitHub and Gitea `Link` headers, GitLab `X-Next-Page`, Bitbucket `next` in the
+//! body) and search, a project (with `archived`), and webhook creation.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    Github,
+    Gitlab,
+    Gitea,
+    Bitbucket,
+}
+
+impl Host {
+    pub const ALL: [Host; 4] = [Host::Github, Host::Gitlab, Host::Gitea, Host::Bitbucket];
+
+    pub fn graphql(self) -> &'static str {
+        match self {
+            Host::Github => "GITHUB",
+            Host::Gitlab => "GITLAB",
+            Host::Gitea => "GITEA",
+            Host::Bitbucket => "BITBUCKET",
+        }
+    }
+}
+
+/// How many projects the account has: more than one page everywhere.
+pub const PROJECTS: usize = 150;
+
+struct Inner {
+    host: Host,
+    token: String,
+    /// GitHub classic token scopes / GitLab token scopes.
+    scopes: Mutex<Vec<String>>,
+    /// Hooks created: (project, body).
+    hooks: Mutex<Vec<(String, Value)>>,
+    base_url: Mutex<String>,
+}
+
+pub struct FixtureHost {
+    inner: Arc<Inner>,
+    pub base_url: String,
+}
+
+/// `acme/lib-000` … `acme/lib-149`, and `acme/old`, which is archived.
+fn project_names() -> Vec<String> {
+    let mut names: Vec<String> = (0..PROJECTS).map(|i| format!("acme/lib-{i:03}")).collect();
+    names.push("acme/old".into());
+    names
+}
+
+impl FixtureHost {
+    pub async fn start(host: Host, token: &str) -> FixtureHost {
+        let inner = Arc::new(Inner {
+            host,
+            token: token.into(),
+            scopes: Mutex::new(match host {
+                Host::Github => vec!["repo".into(), "read:user".into()],
+                _ => vec!["api".into()],
+            }),
+            hooks: Mutex::default(),
+            base_url: Mutex::default(),
+        });
+        let router = match host {
+            Host::Github => Router::new()
+                .route("/api/v3/user", get(user))
+                .route("/api/v3/user/repos", get(list))
+                .route("/api/v3/repos/{owner}/{name}", get(project))
+                .route(
+                    "/api/v3/repos/{owner}/{name}/hooks",
+                    axum::routing::post(hook),
+                ),
+            Host::Gitea => Router::new()
+                .route("/api/v1/user", get(user))
+                .route("/api/v1/repos/search", get(list))
+                .route("/api/v1/repos/{owner}/{name}", get(project))
+                .route(
+                    "/api/v1/repos/{owner}/{name}/hooks",
+                    axum::routing::post(hook),
+                ),
+            Host::Gitlab => Router::new()
+                .route("/api/v4/user", get(user))
+                .route("/api/v4/personal_access_tokens/self", get(gitlab_token))
+                .route("/api/v4/projects", get(list))
+                .route("/api/v4/projects/{id}", get(gitlab_project))
+                .route(
+                    "/api/v4/projects/{id}/hooks",
+                    axum::routing::post(gitlab_hook),
+                ),
+            Host::Bitbucket => Router::new()
+                .route("/!api/2.0/user", get(user))
+                .route("/!api/2.0/repositories", get(list))
+                .route("/!api/2.0/repositories/{owner}/{name}", get(project))
+                .route(
+                    "/!api/2.0/repositories/{owner}/{name}/hooks",
+                    axum::routing::post(hook),
+                ),
+        }
+        .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fixture host");
+        let base_url = format!("http://{}", listener.local_addr().expect("address"));
+        *inner.base_url.lock().expect("base") = base_url.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("fixture host");
+        });
+        FixtureHost { inner, base_url }
+    }
+
+    pub fn set_scopes(&self, scopes: &[&str]) {
+        *self.inner.scopes.lock().expect("scopes") =
+            scopes.iter().map(|s| (*s).to_owned()).collect();
+    }
+
+    pub fn hooks(&self) -> Vec<(String, Value)> {
+        self.inner.hooks.lock().expect("hooks").clone()
+    }
+}
+
+type Shared = State<Arc<Inner>>;
+
+fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    match inner.host {
+        Host::Github | Host::Bitbucket => {
+            header("authorization") == format!("Bearer {}", inner.token)
+        }
+        Host::Gitea => header("authorization") == format!("token {}", inner.token),
+        Host::Gitlab => header("private-token") == inner.token,
+    }
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "message": "Bad credentials" })),
+    )
+        .into_response()
+}
+
+async fn user(State(inner): Shared, headers: HeaderMap) -> Response {
+    if !authorized(&inner, &headers) {
+        return unauthorized();
+    }
+    let body = match inner.host {
+        Host::Github => json!({ "login": "acme-bot", "id": 1 }),
+        Host::Gitea => json!({ "login": "acme-bot", "id": 1 }),
+        Host::Gitlab => json!({ "username": "acme-bot", "id": 1 }),
+        Host::Bitbucket => {
+            json!({ "nickname": "acme-bot", "display_name": "Acme Bot", "uuid": "{1}" })
+        }
+    };
+    let mut response = Json(body).into_response();
+    if inner.host == Host::Github {
+        let scopes = inner.scopes.lock().expect("scopes").join(", ");
+        response
+            .headers_mut()
+            .insert("x-oauth-scopes", scopes.parse().expect("header"));
+    }
+    response
+}
+
+async fn gitlab_token(State(inner): Shared, headers: HeaderMap) -> Response {
+    if !authorized(&inner, &headers) {
+        return unauthorized();
+    }
+    let scopes = inner.scopes.lock().expect("scopes").clone();
+    Json(json!({ "id": 9, "name": "packistry", "active": true, "scopes": scopes })).into_response()
+}
+
+fn item(host: Host, name: &str) -> Value {
+    let archived = name == "acme/old";
+    match host {
+        Host::Gitlab => {
+            json!({ "id": 1, "path_with_namespace": name, "description": "", "visibility": "private", "archived": archived })
+        }
+        Host::Bitbucket => json!({ "full_name": name, "description": "", "is_private": true }),
+        _ => json!({ "full_name": name, "description": "", "private": true, "archived": archived }),
+    }
+}
+
+async fn list(
+    State(inner): Shared,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&inner, &headers) {
+        return unauthorized();
+    }
+    let base = inner.base_url.lock().expect("base").clone();
+    let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let (per_page, search) = match inner.host {
+        Host::Github => (
+            query
+                .get("per_page")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(30),
+            None,
+        ),
+        Host::Gitlab => (
+            query
+                .get("per_page")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(20),
+            query.get("search").cloned(),
+        ),
+        Host::Gitea => (
+            query
+                .get("limit")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(30usize)
+                .min(50),
+            query.get("q").cloned(),
+        ),
+        Host::Bitbucket => (
+            query
+                .get("pagelen")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(10usize)
+                .min(100),
+            query.get("q").map(|q| {
+                q.trim_start_matches("name ~ \"")
+                    .trim_end_matches('"')
+                    .to_owned()
+            }),
+        ),
+    };
+    let matching: Vec<String> = project_names()
+        .into_iter()
+        .filter(|n| search.as_ref().is_none_or(|s| n.contains(s.as_str())))
+        .collect();
+    let start = (page - 1) * per_page;
+    let items: Vec<Value> = matching
+        .iter()
+        .skip(start)
+        .take(per_page)
+        .map(|n| item(inner.host, n))
+        .collect();
+    let more = start + per_page < matching.len();
+    let path = match inner.host {
+        Host::Github => "/api/v3/user/repos",
+        Host::Gitea => "/api/v1/repos/search",
+        Host::Gitlab => "/api/v4/projects",
+        Host::Bitbucket => "/!api/2.0/repositories",
+    };
+    let mut params: Vec<(String, String)> = query
+        .iter()
+        .filter(|(k, _)| k.as_str() != "page")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    params.sort();
+    params.push(("page".into(), (page + 1).to_string()));
+    let next_url = format!(
+        "{base}{path}?{}",
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish()
+    );
+    match inner.host {
+        Host::Bitbucket => {
+            let mut body = json!({ "pagelen": per_page, "page": page, "size": matching.len(), "values": items });
+            if more {
+                body["next"] = json!(next_url);
+            }
+            Json(body).into_response()
+        }
+        Host::Gitlab => {
+            let mut response = Json(Value::Array(items)).into_response();
+            let next = if more {
+                (page + 1).to_string()
+            } else {
+                String::new()
+            };
+            response
+                .headers_mut()
+                .insert("x-next-page", next.parse().expect("header"));
+            response
+        }
+        Host::Github | Host::Gitea => {
+            let body = if inner.host == Host::Gitea {
+                json!({ "ok": true, "data": items })
+            } else {
+                Value::Array(items)
+            };
+            let mut response = Json(body).into_response();
+            if more {
+                response.headers_mut().insert(
+                    "link",
+                    format!("<{next_url}>; rel=\"next\"")
+                        .parse()
+                        .expect("header"),
+                );
+            }
+            response
+        }
+    }
+}
+
+async fn project(
+    State(inner): Shared,
+    headers: HeaderMap,
+    Path((owner, name)): Path<(String, String)>,
+) -> Response {
+    if !authorized(&inner, &headers) {
+        return unauthorized();
+    }
+    let full = format!("{owner}/{name}");
+    if !project_names().contains(&full) {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": "Not Found" })),
+        )
+            .into_response();
+    }
+    Json(item(inner.host, &full)).into_response()
+}
+
+async fn gitlab_project(
+    State(inner): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authorized(&inner, &headers) {
+        return unauthorized();
+    }
+    if !project_names().contains(&id) {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": "404 Project Not Found" })),
+        )
+            .into_response();
+    }
+    Json(item(inner.host, &id)).into_response()
+}
+
+async fn hook(
+    State(inner): Shared,
+    headers: HeaderMap,
+    Path((owner, name)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    if !authorized(&inner, &headers) {
+        return unauthorized();
+    }
+    inner
+        .hooks
+        .lock()
+        .expect("hooks")
+        .push((format!("{owner}/{name}"), body.clone()));
+    (
+        StatusCode::CREATED,
+        Json(json!({ "id": 1, "active": true })),
+    )
+        .into_response()
+}
+
+async fn gitlab_hook(
+    State(inner): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    if !authorized(&inner, &headers) {
+        return unauthorized();
+    }
+    inner.hooks.lock().expect("hooks").push((id, body.clone()));
+    (StatusCode::CREATED, Json(json!({ "id": 1 }))).into_response()
+}

@@ -1,0 +1,321 @@
+//! Sources at GitHub, GitLab, Gitea and Bitbucket, against fixture APIs that answer as each
+//! documents: "test connection" names what the token lacks, projects are listed past one
+//! page and searched, adding a project creates its webhook (not on an archived project), and
+//! the webhook verification uses each host's header names and schemes.
+
+use packistry_tests::git_hosts::{FixtureHost, Host, PROJECTS};
+use packistry_tests::{client, graphql, login, BrowserSession, TestEnv, TestServer};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "host-token-value";
+
+async fn setup() -> (TestEnv, TestServer, BrowserSession) {
+    let env = TestEnv::new();
+    env.create_user("admin@example.com", "admin", "admin-password");
+    env.cli_ok(&["repo", "create", "libs", "--format", "composer"]);
+    let server = env.start();
+    let admin = login(&server, "admin@example.com", "admin-password")
+        .await
+        .unwrap();
+    (env, server, admin)
+}
+
+async fn gql(server: &TestServer, admin: &BrowserSession, query: &str, variables: Value) -> Value {
+    let answer = graphql(server, query, variables, Some(admin), true).await;
+    assert!(
+        answer.body["errors"].is_null(),
+        "{query}: {:?}",
+        answer.body
+    );
+    answer.data().clone()
+}
+
+#[tokio::test]
+async fn each_host_lists_projects_past_one_page_and_gets_a_webhook() {
+    let (_env, server, admin) = setup().await;
+    for host in Host::ALL {
+        let fixture = FixtureHost::start(host, TOKEN).await;
+        let name = host.graphql().to_lowercase();
+        let created = gql(
+            &server,
+            &admin,
+            "mutation($input: CreateSourceInput!) { createSource(input: $input) { name hasToken webhookUrl webhookSecret } }",
+            json!({ "input": { "name": name, "provider": host.graphql(), "baseUrl": fixture.base_url, "token": TOKEN } }),
+        )
+        .await["createSource"]
+            .clone();
+        assert_eq!(created["hasToken"], true);
+        let listed = gql(&server, &admin, "{ sources { name } }", json!({})).await;
+        assert!(
+            !listed.to_string().contains(TOKEN),
+            "the token never comes back"
+        );
+
+        let tested = gql(
+            &server,
+            &admin,
+            "query($n: String!) { testSource(name: $n) { ok account message } }",
+            json!({ "n": name }),
+        )
+        .await["testSource"]
+            .clone();
+        assert_eq!(tested["ok"], true, "{host:?}: {tested}");
+        assert_eq!(tested["account"], "acme-bot", "{host:?}");
+
+        // Every project, page after page.
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..20 {
+            let page = gql(
+                &server,
+                &admin,
+                "query($n: String!, $a: String) { sourceProjects(name: $n, after: $a) { projects { path archived } next } }",
+                json!({ "n": name, "a": after }),
+            )
+            .await["sourceProjects"]
+                .clone();
+            for p in page["projects"].as_array().unwrap() {
+                seen.push(p["path"].as_str().unwrap().to_owned());
+            }
+            after = page["next"].as_str().map(str::to_owned);
+            if after.is_none() {
+                break;
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            PROJECTS + 1,
+            "{host:?}: all projects over several pages"
+        );
+        assert!(seen.contains(&"acme/lib-149".to_owned()));
+        let searched = gql(
+            &server,
+            &admin,
+            "query($n: String!) { sourceProjects(name: $n, search: \"lib-12\") { projects { path } } }",
+            json!({ "n": name }),
+        )
+        .await;
+        let found: Vec<&str> = searched["sourceProjects"]["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["path"].as_str())
+            .collect();
+        assert!(
+            found.contains(&"acme/lib-120") && found.iter().all(|p| p.contains("lib-12")),
+            "{host:?}: {found:?}"
+        );
+
+        // Adding a project creates its webhook with this source's URL and secret.
+        let added = gql(
+            &server,
+            &admin,
+            "mutation($input: AddSourcePackageInput!) { addSourcePackage(input: $input) { package { project } webhook } }",
+            json!({ "input": { "source": name, "repository": "libs", "project": "acme/lib-007" } }),
+        )
+        .await["addSourcePackage"]
+            .clone();
+        assert_eq!(added["webhook"], "webhook created", "{host:?}");
+        let hooks = fixture.hooks();
+        assert_eq!(hooks.len(), 1, "{host:?}");
+        assert_eq!(hooks[0].0, "acme/lib-007");
+        let body = hooks[0].1.to_string();
+        assert!(
+            body.contains(created["webhookUrl"].as_str().unwrap()),
+            "{host:?}: {body}"
+        );
+        assert!(
+            body.contains(created["webhookSecret"].as_str().unwrap()),
+            "{host:?}: {body}"
+        );
+
+        if host != Host::Bitbucket {
+            let old = gql(
+                &server,
+                &admin,
+                "mutation($input: AddSourcePackageInput!) { addSourcePackage(input: $input) { webhook } }",
+                json!({ "input": { "source": name, "repository": "libs", "project": "acme/old" } }),
+            )
+            .await;
+            assert!(
+                old["addSourcePackage"]["webhook"]
+                    .as_str()
+                    .unwrap()
+                    .contains("archived"),
+                "{host:?}: {old}"
+            );
+            assert_eq!(
+                fixture.hooks().len(),
+                1,
+                "no webhook on an archived project"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn test_connection_says_what_the_token_lacks() {
+    let (_env, server, admin) = setup().await;
+    for (host, scopes, expected) in [
+        (Host::Github, vec!["read:user"], "repo scope"),
+        (Host::Gitlab, vec!["read_user"], "needs api"),
+    ] {
+        let fixture = FixtureHost::start(host, TOKEN).await;
+        fixture.set_scopes(&scopes);
+        let name = format!("{}-narrow", host.graphql().to_lowercase());
+        gql(
+            &server,
+            &admin,
+            "mutation($input: CreateSourceInput!) { createSource(input: $input) { name } }",
+            json!({ "input": { "name": name, "provider": host.graphql(), "baseUrl": fixture.base_url, "token": TOKEN } }),
+        )
+        .await;
+        let tested = gql(
+            &server,
+            &admin,
+            "query($n: String!) { testSource(name: $n) { ok message } }",
+            json!({ "n": name }),
+        )
+        .await["testSource"]
+            .clone();
+        assert_eq!(tested["ok"], false, "{host:?}");
+        assert!(
+            tested["message"].as_str().unwrap().contains(expected),
+            "{host:?}: {tested}"
+        );
+    }
+    // A revoked token, and a host that does not answer.
+    let fixture = FixtureHost::start(Host::Gitea, "another-token").await;
+    gql(
+        &server,
+        &admin,
+        "mutation($input: CreateSourceInput!) { createSource(input: $input) { name } }",
+        json!({ "input": { "name": "revoked", "provider": "GITEA", "baseUrl": fixture.base_url, "token": TOKEN } }),
+    )
+    .await;
+    let tested = gql(
+        &server,
+        &admin,
+        "{ testSource(name: \"revoked\") { ok message } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(tested["testSource"]["ok"], false);
+    assert!(tested["testSource"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("refused the token"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    gql(
+        &server,
+        &admin,
+        "mutation($input: CreateSourceInput!) { createSource(input: $input) { name } }",
+        json!({ "input": { "name": "dead", "provider": "GITEA", "baseUrl": dead, "token": TOKEN } }),
+    )
+    .await;
+    let tested = gql(
+        &server,
+        &admin,
+        "{ testSource(name: \"dead\") { ok message } }",
+        json!({}),
+    )
+    .await;
+    assert!(
+        tested["testSource"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be reached"),
+        "{tested}"
+    );
+}
+
+/// Each host's webhook headers: a correct one queues, a wrong one is 401.
+#[tokio::test]
+async fn webhooks_are_verified_with_each_hosts_headers() {
+    use hmac::{Hmac, Mac};
+    let (_env, server, admin) = setup().await;
+    for host in Host::ALL {
+        let fixture = FixtureHost::start(host, TOKEN).await;
+        let name = host.graphql().to_lowercase();
+        let secret = gql(
+            &server,
+            &admin,
+            "mutation($input: CreateSourceInput!) { createSource(input: $input) { webhookSecret } }",
+            json!({ "input": { "name": name, "provider": host.graphql(), "baseUrl": fixture.base_url, "token": TOKEN } }),
+        )
+        .await["createSource"]["webhookSecret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        gql(
+            &server,
+            &admin,
+            "mutation($input: AddSourcePackageInput!) { addSourcePackage(input: $input) { webhook } }",
+            json!({ "input": { "source": name, "repository": "libs", "project": "acme/lib-001" } }),
+        )
+        .await;
+        let (event_header, event, body) = match host {
+            Host::Github => (
+                "x-github-event",
+                "push",
+                json!({ "ref": "refs/tags/v1.0.0", "repository": { "full_name": "acme/lib-001" } }),
+            ),
+            Host::Gitea => (
+                "x-gitea-event",
+                "push",
+                json!({ "ref": "refs/tags/v1.0.0", "repository": { "full_name": "acme/lib-001" } }),
+            ),
+            Host::Gitlab => (
+                "x-gitlab-event",
+                "Tag Push Hook",
+                json!({ "ref": "refs/tags/v1.0.0", "after": "abc", "project": { "path_with_namespace": "acme/lib-001" } }),
+            ),
+            Host::Bitbucket => (
+                "x-event-key",
+                "repo:push",
+                json!({ "repository": { "full_name": "acme/lib-001" }, "push": { "changes": [{ "new": { "type": "tag", "name": "v1.0.0" }, "old": null }] } }),
+            ),
+        };
+        let body = body.to_string();
+        let sign = |key: &str| {
+            let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key.as_bytes()).unwrap();
+            mac.update(body.as_bytes());
+            mac.finalize()
+                .into_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let auth = |key: &str| -> (&'static str, String) {
+            match host {
+                Host::Github => ("x-hub-signature-256", format!("sha256={}", sign(key))),
+                Host::Gitea => ("x-gitea-signature", sign(key)),
+                Host::Gitlab => ("x-gitlab-token", key.to_owned()),
+                Host::Bitbucket => ("x-hub-signature", format!("sha256={}", sign(key))),
+            }
+        };
+        for (key, expected) in [("wrong-secret", 401), (secret.as_str(), 202)] {
+            let (header, value) = auth(key);
+            let response = client()
+                .post(server.url(&format!("/incoming/{name}/{name}")))
+                .header(event_header, event)
+                .header(header, value)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), expected, "{host:?} with {key}");
+            if expected == 202 {
+                let answer: Value = response.json().await.unwrap();
+                assert_eq!(
+                    answer["queued"].as_array().unwrap().len(),
+                    1,
+                    "{host:?}: {answer}"
+                );
+            }
+        }
+    }
+}
