@@ -46,6 +46,8 @@ struct Inner {
     /// Hooks created: (project, body).
     hooks: Mutex<Vec<(String, Value)>>,
     base_url: Mutex<String>,
+    /// Where `git http-backend` finds `{owner}/{name}.git`, once a test serves repositories.
+    git_root: Mutex<Option<std::path::PathBuf>>,
 }
 
 pub struct FixtureHost {
@@ -71,6 +73,7 @@ impl FixtureHost {
             }),
             hooks: Mutex::default(),
             base_url: Mutex::default(),
+            git_root: Mutex::default(),
         });
         let router = match host {
             Host::Github => Router::new()
@@ -107,6 +110,8 @@ impl FixtureHost {
                     axum::routing::post(hook),
                 ),
         }
+        // Git over HTTPS, as the hosts serve it: `{base}/{owner}/{name}.git/…`.
+        .fallback(git_http)
         .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -122,6 +127,12 @@ impl FixtureHost {
     pub fn set_scopes(&self, scopes: &[&str]) {
         *self.inner.scopes.lock().expect("scopes") =
             scopes.iter().map(|s| (*s).to_owned()).collect();
+    }
+
+    /// Serve the bare repositories under `root` (`{root}/{owner}/{name}.git`) over smart HTTP,
+    /// to clients that authenticate with the token as each host documents.
+    pub fn serve_git(&self, root: &std::path::Path) {
+        *self.inner.git_root.lock().expect("root") = Some(root.to_owned());
     }
 
     pub fn hooks(&self) -> Vec<(String, Value)> {
@@ -382,4 +393,114 @@ async fn gitlab_hook(
     }
     inner.hooks.lock().expect("hooks").push((id, body.clone()));
     (StatusCode::CREATED, Json(json!({ "id": 1 }))).into_response()
+}
+
+/// The user name each host documents for token authentication over HTTPS (Gitea takes any).
+fn git_user(host: Host) -> Option<&'static str> {
+    match host {
+        Host::Github => Some("x-access-token"),
+        Host::Gitlab => Some("oauth2"),
+        Host::Bitbucket => Some("x-token-auth"),
+        Host::Gitea => None,
+    }
+}
+
+/// `git http-backend` behind the fixture, as a CGI program.
+async fn git_http(
+    State(inner): Shared,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    use base64::Engine;
+    use tokio::io::AsyncWriteExt;
+    let Some(root) = inner.git_root.lock().expect("root").clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let credentials = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+        .and_then(|v| String::from_utf8(v).ok());
+    let allowed = credentials
+        .as_deref()
+        .is_some_and(|c| match c.split_once(':') {
+            Some((user, token)) => {
+                token == inner.token && git_user(inner.host).is_none_or(|expected| user == expected)
+            }
+            None => false,
+        });
+    if !allowed {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [("www-authenticate", "Basic realm=\"git\"")],
+            "authentication required",
+        )
+            .into_response();
+    }
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut child = tokio::process::Command::new("git")
+        .arg("http-backend")
+        .env("GIT_PROJECT_ROOT", &root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("PATH_INFO", uri.path())
+        .env("REQUEST_METHOD", method.as_str())
+        .env("QUERY_STRING", uri.query().unwrap_or(""))
+        .env("CONTENT_TYPE", header("content-type"))
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .env("HTTP_CONTENT_ENCODING", header("content-encoding"))
+        .env("GIT_PROTOCOL", header("git-protocol"))
+        .env("REMOTE_USER", "fixture")
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("git http-backend runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = tokio::spawn(async move {
+        let _ = stdin.write_all(&body).await;
+    });
+    let output = child.wait_with_output().await.expect("http-backend ends");
+    let _ = writer.await;
+    // CGI: headers, a blank line, the body.
+    let text = output.stdout;
+    let split = text
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| text.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
+    let Some((end, gap)) = split else {
+        return (StatusCode::BAD_GATEWAY, "http-backend said nothing").into_response();
+    };
+    let head = String::from_utf8_lossy(&text[..end]).to_string();
+    let mut response = Response::new(axum::body::Body::from(text[end + gap..].to_vec()));
+    for line in head.lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("status") {
+            let code = value
+                .split(' ')
+                .next()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(200);
+            *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
+        } else if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::from_bytes(name.trim().as_bytes()),
+            axum::http::HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
 }

@@ -319,3 +319,125 @@ async fn webhooks_are_verified_with_each_hosts_headers() {
         }
     }
 }
+
+/// The import itself goes through each host's Git over HTTPS, with the token sent as each
+/// documents; a token the host refuses is a permanent, readable failure.
+#[tokio::test]
+async fn imports_through_each_hosts_git_over_https() {
+    use packistry_tests::git::{run, write};
+    let (_env, server, admin) = setup().await;
+    let root = tempfile::tempdir().unwrap();
+    let bare = root.path().join("acme/lib-007.git");
+    std::fs::create_dir_all(&bare).unwrap();
+    run(
+        &bare,
+        &["init", "--bare", "--quiet", "--initial-branch=main"],
+    );
+    let work = tempfile::tempdir().unwrap();
+    run(work.path(), &["init", "--quiet", "--initial-branch=main"]);
+    write(work.path(), "composer.json", r#"{"name":"acme/lib-007"}"#);
+    run(work.path(), &["add", "-A"]);
+    run(
+        work.path(),
+        &[
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "--quiet",
+            "-m",
+            "one",
+        ],
+    );
+    run(work.path(), &["tag", "v1.0.0"]);
+    run(
+        work.path(),
+        &["push", "--quiet", bare.to_str().unwrap(), "main", "--tags"],
+    );
+
+    for host in Host::ALL {
+        let fixture = FixtureHost::start(host, TOKEN).await;
+        fixture.serve_git(root.path());
+        let repository = format!("libs-{}", host.graphql().to_lowercase());
+        gql(
+            &server,
+            &admin,
+            "mutation($n: String!) { createRepository(input: { name: $n, format: COMPOSER }) { name } }",
+            json!({ "n": repository }),
+        )
+        .await;
+        for (name, token) in [("good", TOKEN), ("revoked", "revoked-token")] {
+            let source = format!("{}-{name}", host.graphql().to_lowercase());
+            gql(
+                &server,
+                &admin,
+                "mutation($input: CreateSourceInput!) { createSource(input: $input) { name } }",
+                json!({ "input": { "name": source, "provider": host.graphql(), "baseUrl": fixture.base_url, "token": token } }),
+            )
+            .await;
+            gql(
+                &server,
+                &admin,
+                "mutation($input: AddSourcePackageInput!) { addSourcePackage(input: $input) { webhook } }",
+                json!({ "input": { "source": source, "repository": repository, "project": "acme/lib-007" } }),
+            )
+            .await;
+        }
+        let mut jobs = Value::Null;
+        for _ in 0..300 {
+            jobs = gql(
+                &server,
+                &admin,
+                "query($r: String!) { importedPackages(repository: $r) { source jobs(first: 1) { status error refs { ref status version } } } }",
+                json!({ "r": repository }),
+            )
+            .await;
+            let ended = jobs["importedPackages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| {
+                    matches!(
+                        p["jobs"][0]["status"].as_str(),
+                        Some("SUCCEEDED" | "FAILED")
+                    )
+                });
+            if ended {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let packages = jobs["importedPackages"].as_array().unwrap();
+        let good = packages
+            .iter()
+            .find(|p| p["source"].as_str().unwrap().ends_with("-good"))
+            .unwrap();
+        assert_eq!(
+            good["jobs"][0]["status"],
+            "SUCCEEDED",
+            "{host:?}: {good}\n{}",
+            server.logs()
+        );
+        assert!(
+            good["jobs"][0]["refs"].to_string().contains("\"1.0.0\""),
+            "{host:?}: {good}"
+        );
+        let revoked = packages
+            .iter()
+            .find(|p| p["source"].as_str().unwrap().ends_with("-revoked"))
+            .unwrap();
+        assert_eq!(
+            revoked["jobs"][0]["status"], "FAILED",
+            "{host:?}: {revoked}"
+        );
+        assert!(
+            revoked["jobs"][0]["error"]
+                .as_str()
+                .unwrap()
+                .contains("refused the source's token"),
+            "{host:?}: {revoked}"
+        );
+    }
+    assert!(!server.logs().contains(TOKEN), "the token never reaches the log");
+}

@@ -223,11 +223,30 @@ pub async fn run(state: &SharedState, job: &jobs::Model) -> Result<Value, (JobFa
     )
     .await
     .map_err(|reason| {
-        // Unreachable hosts and refused credentials may pass; retried with backoff.
-        (
-            JobFailure::transient(format!("fetching {}: {reason}", imported.project)),
-            Value::Null,
-        )
+        let refused = [
+            "Authentication failed",
+            "could not read Username",
+            "403",
+            "401",
+        ]
+        .iter()
+        .any(|sign| reason.contains(sign));
+        if refused {
+            // Retrying cannot help until someone changes the token.
+            (
+                JobFailure::permanent(format!(
+                    "the host refused the source's token for {}: {reason}",
+                    imported.project
+                )),
+                Value::Null,
+            )
+        } else {
+            // An unreachable host may come back: retried with backoff.
+            (
+                JobFailure::transient(format!("fetching {}: {reason}", imported.project)),
+                Value::Null,
+            )
+        }
     })?;
     let listed = git(
         &mirror,
