@@ -124,6 +124,23 @@ pub struct RebuildPackage;
 #[derive(GraphQLQuery)]
 #[graphql(
     schema_path = "../schema.graphql",
+    query_path = "queries/test_source.graphql",
+    response_derives = "Debug, Clone, PartialEq"
+)]
+pub struct TestSource;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "queries/source_projects.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct SourceProjects;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
     query_path = "queries/login.graphql",
     response_derives = "Debug, Clone, PartialEq"
 )]

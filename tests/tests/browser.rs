@@ -621,3 +621,62 @@ async fn imports_a_package_from_git_in_the_spa() {
     .await;
     assert!(output.contains("IMPORTED"), "{output}");
 }
+
+/// Browsing a host's projects in the SPA (fixture GitHub API with Git over HTTPS).
+#[tokio::test]
+async fn browses_a_hosts_projects_and_adds_one_in_the_spa() {
+    if !browser::available() {
+        return;
+    }
+    use packistry_tests::git::{run, write};
+    use packistry_tests::git_hosts::{FixtureHost, Host};
+
+    let root = tempfile::tempdir().unwrap();
+    let bare = root.path().join("acme/lib-007.git");
+    std::fs::create_dir_all(&bare).unwrap();
+    run(
+        &bare,
+        &["init", "--bare", "--quiet", "--initial-branch=main"],
+    );
+    let work = tempfile::tempdir().unwrap();
+    run(work.path(), &["init", "--quiet", "--initial-branch=main"]);
+    write(work.path(), "composer.json", r#"{"name":"acme/lib-007"}"#);
+    run(work.path(), &["add", "-A"]);
+    run(
+        work.path(),
+        &[
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "--quiet",
+            "-m",
+            "one",
+        ],
+    );
+    run(work.path(), &["tag", "v1.0.0"]);
+    run(
+        work.path(),
+        &["push", "--quiet", bare.to_str().unwrap(), "main", "--tags"],
+    );
+    let host = FixtureHost::start(Host::Github, "hub-token-value").await;
+    host.serve_git(root.path());
+
+    let env = TestEnv::new();
+    env.create_user("admin@example.com", "admin", "browser-password");
+    env.cli_ok(&["repo", "create", "libs", "--format", "composer"]);
+    let server = env.start();
+    let host_url: &'static str = Box::leak(host.base_url.clone().into_boxed_str());
+    // The fixture runs on this test's runtime: the browser runs on a blocking thread.
+    let output = browser::run_against(
+        &server,
+        "sources_browse.mjs",
+        "admin@example.com",
+        "browser-password",
+        &[("HOST_URL", host_url), ("HOST_TOKEN", "hub-token-value")],
+    )
+    .await;
+    assert!(output.contains("BROWSED"), "{output}");
+    assert_eq!(host.hooks().len(), 1);
+}

@@ -439,5 +439,8 @@ async fn imports_through_each_hosts_git_over_https() {
             "{host:?}: {revoked}"
         );
     }
-    assert!(!server.logs().contains(TOKEN), "the token never reaches the log");
+    assert!(
+        !server.logs().contains(TOKEN),
+        "the token never reaches the log"
+    );
 }

@@ -6,7 +6,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{
-    self, add_source_package, create_source, imported_packages, rebuild_package, sources,
+    self, add_source_package, create_source, imported_packages, rebuild_package, source_projects,
+    sources, test_source,
 };
 use crate::pages::packages::Snippet;
 
@@ -69,6 +70,58 @@ pub fn SourcesPage() -> impl IntoView {
                 Err(err) => set_error.set(Some(err.message)),
             }
         });
+    };
+
+    // "Test connection": the answer per source.
+    let (tested, set_tested) = signal(Vec::<(String, bool, String)>::new());
+    let test = move |name: String| {
+        spawn_local(async move {
+            let answer = api::run::<api::TestSource>(test_source::Variables { name: name.clone() })
+                .await
+                .map(|d| (d.test_source.ok, d.test_source.message))
+                .unwrap_or_else(|err| (false, err.message));
+            set_tested.update(|all| {
+                all.retain(|(n, _, _)| *n != name);
+                all.push((name, answer.0, answer.1));
+            });
+        });
+    };
+
+    // Browsing a source's projects: the pages read so far, the next cursor, the selection.
+    let (browsing, set_browsing) = signal(None::<String>);
+    let (search, set_search) = signal(String::new());
+    let (found, set_found) =
+        signal(Vec::<source_projects::SourceProjectsSourceProjectsProjects>::new());
+    let (next, set_next) = signal(None::<String>);
+    let (selected, set_selected) = signal(Vec::<String>::new());
+    let load_projects = move |name: String, after: Option<String>| {
+        let search = optional(search.get_untracked());
+        spawn_local(async move {
+            match api::run::<api::SourceProjects>(source_projects::Variables {
+                name,
+                search,
+                after: after.clone(),
+            })
+            .await
+            {
+                Ok(data) => {
+                    let page = data.source_projects;
+                    set_found.update(|all| {
+                        if after.is_none() {
+                            all.clear();
+                        }
+                        all.extend(page.projects);
+                    });
+                    set_next.set(page.next);
+                }
+                Err(err) => set_error.set(Some(err.message)),
+            }
+        });
+    };
+    let browse = move |name: String| {
+        set_browsing.set(Some(name.clone()));
+        set_selected.set(Vec::new());
+        load_projects(name, None);
     };
 
     // The import view follows one repository.
@@ -137,6 +190,41 @@ pub fn SourcesPage() -> impl IntoView {
             }
         });
     };
+    let add_selected = move |_| {
+        let Some(source) = browsing.get_untracked() else {
+            return;
+        };
+        let repository = repository.get_untracked().trim().to_owned();
+        if repository.is_empty() {
+            set_error.set(Some(
+                "Name the repository to import into first (under Imports).".into(),
+            ));
+            return;
+        }
+        let projects = selected.get_untracked();
+        spawn_local(async move {
+            let mut notes = Vec::new();
+            for project in projects {
+                let input = add_source_package::AddSourcePackageInput {
+                    source: source.clone(),
+                    repository: repository.clone(),
+                    project: project.clone(),
+                    subdirectory: None,
+                };
+                match api::run::<api::AddSourcePackage>(add_source_package::Variables { input })
+                    .await
+                {
+                    Ok(data) => {
+                        notes.push(format!("{project}: {}", data.add_source_package.webhook))
+                    }
+                    Err(err) => notes.push(format!("{project}: {}", err.message)),
+                }
+            }
+            set_selected.set(Vec::new());
+            set_note.set(Some(notes.join("; ")));
+            set_poll.update(|n| *n += 1);
+        });
+    };
     let rebuild = move |package: String| {
         let repository = repository.get_untracked();
         spawn_local(async move {
@@ -179,7 +267,21 @@ pub fn SourcesPage() -> impl IntoView {
                                                 <div class="muted">{s.base_url.clone().unwrap_or_default()}</div>
                                                 <div class="muted">{if s.has_token { "access token stored" } else { "no access token" }}</div>
                                             </td>
-                                            <td>{word(&s.provider)}</td>
+                                            <td>{word(&s.provider)}
+                                                <div class="row-actions">
+                                                    <button type="button" on:click={ let n = s.name.clone(); move |_| test(n.clone()) }>"Test connection"</button>
+                                                    {(word(&s.provider) != "git").then(|| {
+                                                        let n = s.name.clone();
+                                                        view! { <button type="button" on:click=move |_| browse(n.clone())>"Browse projects"</button> }
+                                                    })}
+                                                </div>
+                                                {
+                                                    let n = s.name.clone();
+                                                    move || tested.get().into_iter().find(|(name, _, _)| *name == n).map(|(_, ok, message)| view! {
+                                                        <p class=if ok { "muted" } else { "error" } data-testid="connection">{message}</p>
+                                                    })
+                                                }
+                                            </td>
                                             <td>
                                                 <Snippet title="Webhook URL" testid="webhook-url" text=s.webhook_url.clone() />
                                                 <Snippet title="Webhook secret" testid="webhook-secret" text=s.webhook_secret.clone() />
@@ -204,6 +306,41 @@ pub fn SourcesPage() -> impl IntoView {
                 <label>"Access token (stored encrypted, never shown again)"<input type="password" name="source-token" autocomplete="off" prop:value=token on:input=move |ev| set_token.set(event_target_value(&ev)) /></label>
                 <button type="submit">"Create source"</button>
             </form>
+
+            {move || browsing.get().map(|name| view! {
+                <div class="panel" data-testid="projects">
+                    <h2>"Projects at " {name.clone()}</h2>
+                    <div class="row-actions">
+                        <input class="search" type="search" placeholder="Search by name" aria-label="Search projects"
+                            prop:value=search on:input=move |ev| set_search.set(event_target_value(&ev)) />
+                        <button type="button" on:click={ let n = name.clone(); move |_| load_projects(n.clone(), None) }>"Search"</button>
+                    </div>
+                    <ul class="projects">
+                        {move || found.get().into_iter().map(|p| {
+                            let path = p.path.clone();
+                            let checked = { let path = path.clone(); move || selected.get().contains(&path) };
+                            let toggle = { let path = path.clone(); move |ev| {
+                                let on = event_target_checked(&ev);
+                                set_selected.update(|all| { all.retain(|x| *x != path); if on { all.push(path.clone()); } });
+                            } };
+                            view! {
+                                <li data-project=path.clone()>
+                                    <label class="check"><input type="checkbox" prop:checked=checked on:change=toggle />
+                                        {path.clone()} {p.archived.then_some(" (archived)")} {p.private.then_some(" · private")}</label>
+                                    <span class="muted">{p.description.clone()}</span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                    {move || next.get().map(|cursor| {
+                        let n = name.clone();
+                        view! { <button type="button" on:click=move |_| load_projects(n.clone(), Some(cursor.clone()))>"More"</button> }
+                    })}
+                    <button type="button" on:click=add_selected disabled=move || selected.get().is_empty()>
+                        {move || format!("Add {} selected to the repository", selected.get().len())}
+                    </button>
+                </div>
+            })}
 
             <h2>"Imports"</h2>
             <form class="panel" on:submit=on_import data-testid="import-form">
