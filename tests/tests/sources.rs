@@ -382,3 +382,45 @@ async fn an_unreachable_project_is_a_readable_failure_retried_later() {
         );
     }
 }
+
+/// A job whose worker died (its lease ran out) is taken over and finished.
+#[tokio::test]
+async fn a_job_left_by_a_dead_worker_is_taken_over() {
+    let git = GitServer::start();
+    project_at(&git, "1.0.0");
+    git.commit("first");
+    run(git.work.path(), &["tag", "v1.0.0"]);
+    git.push(&["main", "--tags"]);
+    let world = world().await;
+    world
+        .gql(
+            "mutation { createSource(input: { name: \"local\", provider: GIT }) { name } }",
+            json!({}),
+        )
+        .await;
+    world
+        .gql(
+            "mutation($input: AddSourcePackageInput!) { addSourcePackage(input: $input) { webhook } }",
+            json!({ "input": { "source": "local", "repository": "libs", "project": git.url } }),
+        )
+        .await;
+    assert_eq!(world.settled().await[0]["jobs"][0]["status"], "SUCCEEDED");
+    // As if a replica had claimed it and died mid-run an hour ago.
+    world
+        .env
+        .execute_sql(
+            "UPDATE jobs SET status = 'running', locked_by = 'dead-replica', progress = 40, \
+             locked_at = '2020-01-01 00:00:00+00:00' WHERE kind = 'import'",
+        )
+        .await;
+    let mut job = Value::Null;
+    for _ in 0..100 {
+        job = world.settled().await[0]["jobs"][0].clone();
+        if job["status"] == "SUCCEEDED" && job["attempts"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(job["status"], "SUCCEEDED", "{job}");
+    assert_eq!(job["attempts"], 2, "claimed again after the lease: {job}");
+}

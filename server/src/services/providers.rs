@@ -83,6 +83,28 @@ fn failure(err: &reqwest::Error) -> String {
     }
 }
 
+/// Seconds to wait when the host says the token is over its rate limit: `429` or GitHub's
+/// `403` with `X-RateLimit-Remaining: 0`, from `Retry-After` or `X-RateLimit-Reset`.
+pub fn rate_limited(status: reqwest::StatusCode, headers: &HeaderMap) -> Option<u64> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let exhausted = status == reqwest::StatusCode::TOO_MANY_REQUESTS
+        || (status == reqwest::StatusCode::FORBIDDEN
+            && header("x-ratelimit-remaining") == Some("0"));
+    if !exhausted {
+        return None;
+    }
+    if let Some(seconds) = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
+        return Some(seconds);
+    }
+    let reset = header("x-ratelimit-reset").and_then(|v| v.trim().parse::<i64>().ok());
+    Some(match reset {
+        Some(at) => u64::try_from(at - chrono::Utc::now().timestamp())
+            .unwrap_or(0)
+            .max(1),
+        None => 60,
+    })
+}
+
 fn next_link(headers: &HeaderMap) -> Option<String> {
     let link = headers.get(LINK)?.to_str().ok()?;
     link.split(',').find_map(|part| {
@@ -138,6 +160,11 @@ impl Client {
             .map_err(|e| failure(&e))?;
         let status = response.status();
         let headers = response.headers().clone();
+        if let Some(wait) = rate_limited(status, &headers) {
+            return Err(format!(
+                "the host is rate limiting this token; try again in {wait} seconds"
+            ));
+        }
         let body = response.json().await.unwrap_or(Value::Null);
         Ok((status, headers, body))
     }
@@ -428,6 +455,27 @@ mod tests {
             "https://api.bitbucket.org/2.0"
         );
         assert_eq!(api_base(Provider::Git, "https://x"), None);
+    }
+
+    #[test]
+    fn rate_limits_are_read_from_the_hosts_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "30".parse().unwrap());
+        assert_eq!(
+            rate_limited(reqwest::StatusCode::TOO_MANY_REQUESTS, &headers),
+            Some(30)
+        );
+        assert_eq!(rate_limited(reqwest::StatusCode::OK, &headers), None);
+        let mut github = HeaderMap::new();
+        github.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        let reset = chrono::Utc::now().timestamp() + 120;
+        github.insert("x-ratelimit-reset", reset.to_string().parse().unwrap());
+        let wait = rate_limited(reqwest::StatusCode::FORBIDDEN, &github).unwrap();
+        assert!((110..=121).contains(&wait), "{wait}");
+        assert_eq!(
+            rate_limited(reqwest::StatusCode::FORBIDDEN, &HeaderMap::new()),
+            None
+        );
     }
 
     #[test]
