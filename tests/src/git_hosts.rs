@@ -48,6 +48,10 @@ struct Inner {
     base_url: Mutex<String>,
     /// Where `git http-backend` finds `{owner}/{name}.git`, once a test serves repositories.
     git_root: Mutex<Option<std::path::PathBuf>>,
+    /// Answer archives with bytes that are no zip.
+    corrupt: Mutex<bool>,
+    /// Answer the next refs request with 429 and `Retry-After: 1`.
+    rate_limit_once: Mutex<bool>,
 }
 
 pub struct FixtureHost {
@@ -74,6 +78,8 @@ impl FixtureHost {
             hooks: Mutex::default(),
             base_url: Mutex::default(),
             git_root: Mutex::default(),
+            corrupt: Mutex::default(),
+            rate_limit_once: Mutex::default(),
         });
         let router = match host {
             Host::Github => Router::new()
@@ -83,7 +89,13 @@ impl FixtureHost {
                 .route(
                     "/api/v3/repos/{owner}/{name}/hooks",
                     axum::routing::post(hook),
-                ),
+                )
+                .route("/api/v3/repos/{owner}/{name}/{kind}", get(refs))
+                .route(
+                    "/api/v3/repos/{owner}/{name}/zipball/{sha}",
+                    get(github_zipball),
+                )
+                .route("/_codeload/{owner}/{name}/{file}", get(archive)),
             Host::Gitea => Router::new()
                 .route("/api/v1/user", get(user))
                 .route("/api/v1/repos/search", get(list))
@@ -91,7 +103,9 @@ impl FixtureHost {
                 .route(
                     "/api/v1/repos/{owner}/{name}/hooks",
                     axum::routing::post(hook),
-                ),
+                )
+                .route("/api/v1/repos/{owner}/{name}/{kind}", get(refs))
+                .route("/api/v1/repos/{owner}/{name}/archive/{file}", get(archive)),
             Host::Gitlab => Router::new()
                 .route("/api/v4/user", get(user))
                 .route("/api/v4/personal_access_tokens/self", get(gitlab_token))
@@ -100,6 +114,11 @@ impl FixtureHost {
                 .route(
                     "/api/v4/projects/{id}/hooks",
                     axum::routing::post(gitlab_hook),
+                )
+                .route("/api/v4/projects/{id}/repository/{kind}", get(gitlab_refs))
+                .route(
+                    "/api/v4/projects/{id}/repository/archive.zip",
+                    get(gitlab_archive),
                 ),
             Host::Bitbucket => Router::new()
                 .route("/!api/2.0/user", get(user))
@@ -108,7 +127,12 @@ impl FixtureHost {
                 .route(
                     "/!api/2.0/repositories/{owner}/{name}/hooks",
                     axum::routing::post(hook),
-                ),
+                )
+                .route(
+                    "/!api/2.0/repositories/{owner}/{name}/refs/{kind}",
+                    get(refs),
+                )
+                .route("/{owner}/{name}/get/{file}", get(archive)),
         }
         // Git over HTTPS, as the hosts serve it: `{base}/{owner}/{name}.git/…`.
         .fallback(git_http)
@@ -133,6 +157,14 @@ impl FixtureHost {
     /// to clients that authenticate with the token as each host documents.
     pub fn serve_git(&self, root: &std::path::Path) {
         *self.inner.git_root.lock().expect("root") = Some(root.to_owned());
+    }
+
+    pub fn set_corrupt(&self, corrupt: bool) {
+        *self.inner.corrupt.lock().expect("corrupt") = corrupt;
+    }
+
+    pub fn rate_limit_once(&self) {
+        *self.inner.rate_limit_once.lock().expect("rate") = true;
     }
 
     pub fn hooks(&self) -> Vec<(String, Value)> {
@@ -503,4 +535,167 @@ async fn git_http(
         }
     }
     response
+}
+
+fn served_repo(inner: &Inner, project: &str) -> Option<std::path::PathBuf> {
+    let root = inner.git_root.lock().expect("root").clone()?;
+    let dir = root.join(format!("{project}.git"));
+    dir.exists().then_some(dir)
+}
+
+fn git_output(dir: &std::path::Path, args: &[&str]) -> Vec<u8> {
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .map(|o| o.stdout)
+        .unwrap_or_default()
+}
+
+/// (name, commit) of the served repository's tags or branches.
+fn served_refs(dir: &std::path::Path, tags: bool) -> Vec<(String, String)> {
+    let namespace = if tags { "refs/tags" } else { "refs/heads" };
+    let listed = git_output(
+        dir,
+        &[
+            "for-each-ref",
+            "--format=%(refname:lstrip=2) %(if)%(*objectname)%(then)%(*objectname)%(else)%(objectname)%(end)",
+            namespace,
+        ],
+    );
+    String::from_utf8_lossy(&listed)
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(a, b)| (a.to_owned(), b.to_owned())))
+        .collect()
+}
+
+fn refs_answer(inner: &Inner, project: &str, kind: &str) -> Response {
+    if std::mem::take(&mut *inner.rate_limit_once.lock().expect("rate")) {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            Json(json!({ "message": "API rate limit exceeded" })),
+        )
+            .into_response();
+    }
+    let Some(dir) = served_repo(inner, project) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": "Not Found" })),
+        )
+            .into_response();
+    };
+    let refs = served_refs(&dir, matches!(kind, "tags"));
+    let items: Vec<Value> = refs
+        .iter()
+        .map(|(name, sha)| match (inner.host, kind) {
+            (Host::Bitbucket, _) => json!({ "name": name, "target": { "hash": sha } }),
+            (Host::Gitlab, _) | (Host::Gitea, "branches") => {
+                json!({ "name": name, "commit": { "id": sha } })
+            }
+            _ => json!({ "name": name, "commit": { "sha": sha } }),
+        })
+        .collect();
+    match inner.host {
+        Host::Bitbucket => Json(json!({ "pagelen": 100, "values": items })).into_response(),
+        _ => Json(Value::Array(items)).into_response(),
+    }
+}
+
+async fn refs(
+    State(inner): Shared,
+    headers: HeaderMap,
+    Path((owner, name, kind)): Path<(String, String, String)>,
+) -> Response {
+    if !authorized(&inner, &headers) {
+        return unauthorized();
+    }
+    if !matches!(kind.as_str(), "tags" | "branches") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    refs_answer(&inner, &format!("{owner}/{name}"), &kind)
+}
+
+async fn gitlab_refs(
+    State(inner): Shared,
+    headers: HeaderMap,
+    Path((id, kind)): Path<(String, String)>,
+) -> Response {
+    if !authorized(&inner, &headers) {
+        return unauthorized();
+    }
+    refs_answer(&inner, &id, &kind)
+}
+
+fn zip_of(inner: &Inner, project: &str, sha: &str) -> Response {
+    if *inner.corrupt.lock().expect("corrupt") {
+        return (
+            [("content-type", "application/zip")],
+            b"this is not a zip".to_vec(),
+        )
+            .into_response();
+    }
+    let Some(dir) = served_repo(inner, project) else {
+        return (StatusCode::NOT_FOUND, "Not Found").into_response();
+    };
+    let top = format!("{}-{}", project.replace('/', "-"), &sha[..7.min(sha.len())]);
+    let bytes = git_output(
+        &dir,
+        &["archive", "--format=zip", &format!("--prefix={top}/"), sha],
+    );
+    ([("content-type", "application/zip")], bytes).into_response()
+}
+
+/// GitHub answers a zipball with a redirect to a temporary download URL on another host.
+async fn github_zipball(
+    State(inner): Shared,
+    headers: HeaderMap,
+    Path((owner, name, sha)): Path<(String, String, String)>,
+) -> Response {
+    if !authorized(&inner, &headers) {
+        return unauthorized();
+    }
+    (
+        StatusCode::FOUND,
+        [("location", format!("/_codeload/{owner}/{name}/{sha}.zip"))],
+    )
+        .into_response()
+}
+
+/// Gitea's `archive/{sha}.zip`, Bitbucket's `get/{sha}.zip`, GitHub's download URL.
+async fn archive(
+    State(inner): Shared,
+    headers: HeaderMap,
+    Path((owner, name, file)): Path<(String, String, String)>,
+) -> Response {
+    // GitHub's download URL is pre-signed: no credentials go there.
+    if inner.host != Host::Github && !authorized(&inner, &headers) {
+        return unauthorized();
+    }
+    if inner.host == Host::Github && headers.contains_key("authorization") {
+        return (
+            StatusCode::BAD_REQUEST,
+            "credentials sent to the download host",
+        )
+            .into_response();
+    }
+    let sha = file.trim_end_matches(".zip");
+    zip_of(&inner, &format!("{owner}/{name}"), sha)
+}
+
+async fn gitlab_archive(
+    State(inner): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&inner, &headers) {
+        return unauthorized();
+    }
+    zip_of(
+        &inner,
+        &id,
+        query.get("sha").map(String::as_str).unwrap_or("HEAD"),
+    )
 }

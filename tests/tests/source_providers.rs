@@ -320,12 +320,10 @@ async fn webhooks_are_verified_with_each_hosts_headers() {
     }
 }
 
-/// The import itself goes through each host's Git over HTTPS, with the token sent as each
-/// documents; a token the host refuses is a permanent, readable failure.
-#[tokio::test]
-async fn imports_through_each_hosts_git_over_https() {
+/// A served project: `acme/lib-007` at the root and `acme/util` in `packages/util`, tag
+/// v1.0.0 and branch main.
+fn serve_project() -> tempfile::TempDir {
     use packistry_tests::git::{run, write};
-    let (_env, server, admin) = setup().await;
     let root = tempfile::tempdir().unwrap();
     let bare = root.path().join("acme/lib-007.git");
     std::fs::create_dir_all(&bare).unwrap();
@@ -336,6 +334,12 @@ async fn imports_through_each_hosts_git_over_https() {
     let work = tempfile::tempdir().unwrap();
     run(work.path(), &["init", "--quiet", "--initial-branch=main"]);
     write(work.path(), "composer.json", r#"{"name":"acme/lib-007"}"#);
+    write(
+        work.path(),
+        "packages/util/composer.json",
+        r#"{"name":"acme/util"}"#,
+    );
+    write(work.path(), "packages/util/src/Util.php", "<?php\n");
     run(work.path(), &["add", "-A"]);
     run(
         work.path(),
@@ -350,12 +354,53 @@ async fn imports_through_each_hosts_git_over_https() {
             "one",
         ],
     );
-    run(work.path(), &["tag", "v1.0.0"]);
+    run(work.path(), &["tag", "-a", "v1.0.0", "-m", "release"]);
     run(
         work.path(),
         &["push", "--quiet", bare.to_str().unwrap(), "main", "--tags"],
     );
+    root
+}
 
+async fn wait_for_jobs(
+    server: &TestServer,
+    admin: &BrowserSession,
+    repository: &str,
+) -> Vec<Value> {
+    let mut jobs = Value::Null;
+    for _ in 0..300 {
+        jobs = gql(
+            server,
+            admin,
+            "query($r: String!) { importedPackages(repository: $r) { source subdirectory packageName jobs(first: 1) { status error attempts refs { ref status version reason } } } }",
+            json!({ "r": repository }),
+        )
+        .await;
+        let ended = jobs["importedPackages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| {
+                matches!(
+                    p["jobs"][0]["status"].as_str(),
+                    Some("SUCCEEDED" | "FAILED")
+                )
+            });
+        if ended {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    jobs["importedPackages"].as_array().unwrap().clone()
+}
+
+/// Imports go through each host's API: refs from its tags and branches lists, the dist from
+/// its archive (GitHub's through the redirect to its download host, without credentials),
+/// a monorepo subdirectory cut out of it; a refused token fails for good.
+#[tokio::test]
+async fn imports_through_each_hosts_api() {
+    let root = serve_project();
+    let (_env, server, admin) = setup().await;
     for host in Host::ALL {
         let fixture = FixtureHost::start(host, TOKEN).await;
         fixture.serve_git(root.path());
@@ -367,7 +412,11 @@ async fn imports_through_each_hosts_git_over_https() {
             json!({ "n": repository }),
         )
         .await;
-        for (name, token) in [("good", TOKEN), ("revoked", "revoked-token")] {
+        for (name, token, subdirectory) in [
+            ("good", TOKEN, None),
+            ("mono", TOKEN, Some("packages/util")),
+            ("revoked", "revoked-token", None),
+        ] {
             let source = format!("{}-{name}", host.graphql().to_lowercase());
             gql(
                 &server,
@@ -380,53 +429,34 @@ async fn imports_through_each_hosts_git_over_https() {
                 &server,
                 &admin,
                 "mutation($input: AddSourcePackageInput!) { addSourcePackage(input: $input) { webhook } }",
-                json!({ "input": { "source": source, "repository": repository, "project": "acme/lib-007" } }),
+                json!({ "input": { "source": source, "repository": repository, "project": "acme/lib-007", "subdirectory": subdirectory } }),
             )
             .await;
         }
-        let mut jobs = Value::Null;
-        for _ in 0..300 {
-            jobs = gql(
-                &server,
-                &admin,
-                "query($r: String!) { importedPackages(repository: $r) { source jobs(first: 1) { status error refs { ref status version } } } }",
-                json!({ "r": repository }),
-            )
-            .await;
-            let ended = jobs["importedPackages"]
-                .as_array()
-                .unwrap()
+        let packages = wait_for_jobs(&server, &admin, &repository).await;
+        let by = |suffix: &str| {
+            packages
                 .iter()
-                .all(|p| {
-                    matches!(
-                        p["jobs"][0]["status"].as_str(),
-                        Some("SUCCEEDED" | "FAILED")
-                    )
-                });
-            if ended {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                .find(|p| p["source"].as_str().unwrap().ends_with(suffix))
+                .unwrap()
+                .clone()
+        };
+        for (suffix, package) in [("-good", "acme/lib-007"), ("-mono", "acme/util")] {
+            let imported = by(suffix);
+            assert_eq!(
+                imported["jobs"][0]["status"],
+                "SUCCEEDED",
+                "{host:?}: {imported}\n{}",
+                server.logs()
+            );
+            assert_eq!(imported["packageName"], package, "{host:?}: {imported}");
+            let refs = imported["jobs"][0]["refs"].to_string();
+            assert!(
+                refs.contains("\"1.0.0\"") && refs.contains("dev-main"),
+                "{host:?}: {refs}"
+            );
         }
-        let packages = jobs["importedPackages"].as_array().unwrap();
-        let good = packages
-            .iter()
-            .find(|p| p["source"].as_str().unwrap().ends_with("-good"))
-            .unwrap();
-        assert_eq!(
-            good["jobs"][0]["status"],
-            "SUCCEEDED",
-            "{host:?}: {good}\n{}",
-            server.logs()
-        );
-        assert!(
-            good["jobs"][0]["refs"].to_string().contains("\"1.0.0\""),
-            "{host:?}: {good}"
-        );
-        let revoked = packages
-            .iter()
-            .find(|p| p["source"].as_str().unwrap().ends_with("-revoked"))
-            .unwrap();
+        let revoked = by("-revoked");
         assert_eq!(
             revoked["jobs"][0]["status"], "FAILED",
             "{host:?}: {revoked}"
@@ -442,5 +472,87 @@ async fn imports_through_each_hosts_git_over_https() {
     assert!(
         !server.logs().contains(TOKEN),
         "the token never reaches the log"
+    );
+}
+
+/// A rate limit is waited out (the host's Retry-After, at least the backoff) and the import
+/// then succeeds; a corrupt archive is a readable failure on the ref and the job.
+#[tokio::test]
+async fn rate_limits_are_waited_out_and_corrupt_archives_reported() {
+    let root = serve_project();
+    let (_env, server, admin) = setup().await;
+    let fixture = FixtureHost::start(Host::Github, TOKEN).await;
+    fixture.serve_git(root.path());
+    fixture.rate_limit_once();
+    gql(
+        &server,
+        &admin,
+        "mutation($input: CreateSourceInput!) { createSource(input: $input) { name } }",
+        json!({ "input": { "name": "hub", "provider": "GITHUB", "baseUrl": fixture.base_url, "token": TOKEN } }),
+    )
+    .await;
+    gql(
+        &server,
+        &admin,
+        "mutation($input: AddSourcePackageInput!) { addSourcePackage(input: $input) { webhook } }",
+        json!({ "input": { "source": "hub", "repository": "libs", "project": "acme/lib-007" } }),
+    )
+    .await;
+    // The first run meets the limit and is queued again; the second succeeds.
+    let mut seen_wait = false;
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        let packages = gql(
+            &server,
+            &admin,
+            "{ importedPackages(repository: \"libs\") { jobs(first: 1) { status error attempts } } }",
+            json!({}),
+        )
+        .await;
+        last = packages["importedPackages"][0]["jobs"][0].clone();
+        if last["status"] == "QUEUED" && last["attempts"] == 1 {
+            assert!(
+                last["error"].as_str().unwrap().contains("rate limiting"),
+                "{last}"
+            );
+            seen_wait = true;
+        }
+        if last["status"] == "SUCCEEDED" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen_wait,
+        "the rate limit was reported while waiting: {last}"
+    );
+    assert_eq!(last["status"], "SUCCEEDED", "{last}");
+    assert_eq!(last["attempts"], 2);
+
+    // A corrupt archive: the ref fails with the reason, and so does the job.
+    fixture.set_corrupt(true);
+    gql(
+        &server,
+        &admin,
+        "mutation($input: AddSourcePackageInput!) { addSourcePackage(input: $input) { webhook } }",
+        json!({ "input": { "source": "hub", "repository": "libs", "project": "acme/lib-007", "subdirectory": "packages/util" } }),
+    )
+    .await;
+    let packages = wait_for_jobs(&server, &admin, "libs").await;
+    let mono = packages
+        .iter()
+        .find(|p| p["subdirectory"] == "packages/util")
+        .unwrap();
+    assert_eq!(mono["jobs"][0]["status"], "FAILED", "{mono}");
+    assert!(
+        mono["jobs"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("refs failed"),
+        "{mono}"
+    );
+    assert!(
+        mono["jobs"][0]["refs"].to_string().contains("unusable"),
+        "{mono}"
     );
 }

@@ -1,9 +1,11 @@
-//! The import job: a project of a source becomes versions of a Composer package. The project
-//! is mirrored with `git fetch` into `{data dir}/sources/`; every tag that is a version becomes
-//! that version (`v1.2.3` → `1.2.3`), every branch `dev-{branch}` (or `1.x-dev` for `1.x`);
-//! the dist zip is `git archive` of the ref (of the subdirectory, for monorepos). A ref
-//! without composer.json, or naming another package, is skipped with the reason recorded.
-//! A job for one pushed ref (a webhook) imports or removes that ref only.
+//! The import job: a project of a source becomes versions of a Composer package. Every tag
+//! that is a version becomes that version (`v1.2.3` → `1.2.3`), every branch `dev-{branch}`
+//! (or `1.x-dev` for `1.x`). For GitHub, GitLab, Gitea and Bitbucket the refs come from the
+//! host's API and the dist from its archive of the commit (cut to the subdirectory, for
+//! monorepos); a `git` source is mirrored with `git fetch` into `{data dir}/sources/` and
+//! archived with `git archive`. A ref without composer.json, or naming another package, is
+//! skipped with the reason recorded. A job for one pushed ref (a webhook) imports or removes
+//! that ref only.
 
 use std::time::Duration;
 
@@ -15,13 +17,17 @@ use tokio::io::AsyncReadExt;
 
 use super::JobFailure;
 use crate::auth::sealed;
-use crate::db::entities::{jobs, package_versions, repositories, source_packages, sources};
+use crate::db::entities::{
+    jobs, package_versions, packages, repositories, source_packages, sources,
+};
 use crate::protocols::composer::{archive, prepare, version};
 use crate::services::audit::Actor;
 use crate::services::packages as package_service;
+use crate::services::providers;
 use crate::services::sources::{provider_of, Provider};
 use crate::state::SharedState;
 use crate::storage::StageError;
+use sea_orm::{ColumnTrait, QueryFilter};
 
 pub const KIND: &str = "import";
 
@@ -83,50 +89,27 @@ fn failed(message: impl Into<String>) -> (JobFailure, Value) {
     (JobFailure::permanent(message), Value::Null)
 }
 
-/// The URL git fetches from, and the credentials it sends (as an `http.extraHeader`, so no
-/// token ever appears in a command line or a URL).
+/// The URL git fetches from for a `git` source, and the credentials it sends when the
+/// source has a token (as an `http.extraHeader`, so no token ever appears in a command line
+/// or a URL).
 fn remote(
     state: &SharedState,
     source: &sources::Model,
     project: &str,
 ) -> Result<(String, Option<String>), String> {
-    let provider = provider_of(source).ok_or("the source has an unknown provider")?;
     let token = match &source.access_token_encrypted {
         Some(sealed_token) => {
             Some(sealed::open(&state.secret_key, sealed_token).map_err(|err| err.to_string())?)
         }
         None => None,
     };
-    let base = Some(source.base_url.trim_end_matches('/')).filter(|b| !b.is_empty());
-    let (url, user) = match provider {
-        Provider::Git => (project.to_owned(), "git"),
-        Provider::Github => (
-            format!("{}/{project}.git", base.unwrap_or("https://github.com")),
-            "x-access-token",
-        ),
-        Provider::Gitlab => (
-            format!("{}/{project}.git", base.unwrap_or("https://gitlab.com")),
-            "oauth2",
-        ),
-        Provider::Gitea => (
-            format!(
-                "{}/{project}.git",
-                base.ok_or("a Gitea source needs its base URL")?
-            ),
-            "packistry",
-        ),
-        Provider::Bitbucket => (
-            format!("{}/{project}.git", base.unwrap_or("https://bitbucket.org")),
-            "x-token-auth",
-        ),
-    };
     let header = token.map(|token| {
         format!(
             "Authorization: Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"))
+            base64::engine::general_purpose::STANDARD.encode(format!("git:{token}"))
         )
     });
-    Ok((url, header))
+    Ok((project.to_owned(), header))
 }
 
 fn git_command(dir: &std::path::Path, auth_header: Option<&str>) -> tokio::process::Command {
@@ -193,22 +176,133 @@ pub async fn run(state: &SharedState, job: &jobs::Model) -> Result<Value, (JobFa
         .await
         .map_err(|err| (JobFailure::transient(err.to_string()), Value::Null))?
         .ok_or_else(|| failed("the repository was removed"))?;
-    let (url, auth_header) = remote(state, &source, &imported.project).map_err(failed)?;
-
-    // The mirror.
+    let provider =
+        provider_of(&source).ok_or_else(|| failed("the source has an unknown provider"))?;
     let mirror = state
         .config
         .data_dir
         .join("sources")
         .join(format!("{}.git", imported.id));
+    // Hosts with an API: refs and archives from it; any other Git URL: a mirror.
+    let api = if provider == Provider::Git {
+        None
+    } else {
+        let token = match &source.access_token_encrypted {
+            Some(sealed_token) => Some(
+                sealed::open(&state.secret_key, sealed_token).map_err(|e| failed(e.to_string()))?,
+            ),
+            None => None,
+        };
+        Some(
+            providers::Client::for_source(&source, token, state.sso_http.clone()).ok_or_else(
+                || failed("the source needs an access token (and, for Gitea, its base URL)"),
+            )?,
+        )
+    };
+    let mut refs = match &api {
+        None => git_refs(state, &source, &imported, &mirror).await?,
+        Some(client) => client
+            .refs(&imported.project)
+            .await
+            .map_err(|f| (job_failure(f), Value::Null))?,
+    };
+    // Tags newest-looking first, then branches: the package name is read from the first.
+    refs.sort_by(|a, b| {
+        let tag = |r: &str| r.starts_with("refs/tags/");
+        tag(&b.0).cmp(&tag(&a.0)).then(b.0.cmp(&a.0))
+    });
+
+    let actor = Actor {
+        user_id: None,
+        token_id: None,
+        name: format!("source:{}", source.name),
+        address: None,
+    };
+    let mut work = Import {
+        state,
+        mirror: &mirror,
+        api: api.as_ref(),
+        web_base: Some(source.base_url.trim_end_matches('/').to_owned())
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| "https://bitbucket.org".to_owned()),
+        retry: None,
+        imported: &imported,
+        repository: &repository,
+        actor: &actor,
+        package_name: imported.package_name.clone(),
+        results: Vec::new(),
+    };
+
+    match &payload.git_ref {
+        Some(git_ref) if payload.deleted => {
+            work.remove_ref(git_ref).await;
+        }
+        Some(git_ref) => match refs.iter().find(|(name, _)| name == git_ref) {
+            Some((name, sha)) => {
+                let (name, sha) = (name.clone(), sha.clone());
+                work.import_ref(&name, &sha).await;
+            }
+            None => work.remove_ref(git_ref).await,
+        },
+        None => {
+            let total = refs.len().max(1);
+            for (i, (name, sha)) in refs.iter().enumerate() {
+                work.import_ref(name, sha).await;
+                let done = i32::try_from((i + 1) * 100 / total).unwrap_or(100);
+                let _ = super::progress(db, job.id, done.min(99), &work.result()).await;
+            }
+            work.remove_vanished(&refs).await;
+        }
+    }
+    let result = work.result();
+    if let Some(retry) = work.retry.take() {
+        return Err((retry, result));
+    }
+    let failures: Vec<&RefResult> = work
+        .results
+        .iter()
+        .filter(|r| r.status == "failed")
+        .collect();
+    if let Some(first) = failures.first() {
+        let message = format!(
+            "{} of {} refs failed; {}: {}",
+            failures.len(),
+            work.results.len(),
+            first.git_ref,
+            first.reason.as_deref().unwrap_or("")
+        );
+        return Err((JobFailure::permanent(message), result));
+    }
+    state.forget_packages();
+    Ok(result)
+}
+
+/// A failure of the host's API as the job's: rate limits and outages are retried (after
+/// the host's own wait), a refused token is not.
+fn job_failure(failure: providers::ApiFailure) -> JobFailure {
+    JobFailure {
+        message: failure.message,
+        retry: failure.transient,
+        retry_after: failure.retry_after.map(Duration::from_secs),
+    }
+}
+
+/// Mirror a project with git and list its refs with their commits.
+async fn git_refs(
+    state: &SharedState,
+    source: &sources::Model,
+    imported: &source_packages::Model,
+    mirror: &std::path::Path,
+) -> Result<Vec<(String, String)>, (JobFailure, Value)> {
+    let (url, auth_header) = remote(state, source, &imported.project).map_err(failed)?;
     if !mirror.join("HEAD").exists() {
-        std::fs::create_dir_all(&mirror).map_err(|err| failed(err.to_string()))?;
-        git(&mirror, None, &["init", "--bare", "--quiet"])
+        std::fs::create_dir_all(mirror).map_err(|err| failed(err.to_string()))?;
+        git(mirror, None, &["init", "--bare", "--quiet"])
             .await
             .map_err(failed)?;
     }
     git(
-        &mirror,
+        mirror,
         auth_header.as_deref(),
         &[
             "fetch",
@@ -249,7 +343,7 @@ pub async fn run(state: &SharedState, job: &jobs::Model) -> Result<Value, (JobFa
         }
     })?;
     let listed = git(
-        &mirror,
+        mirror,
         None,
         &[
             "for-each-ref",
@@ -260,79 +354,24 @@ pub async fn run(state: &SharedState, job: &jobs::Model) -> Result<Value, (JobFa
     )
     .await
     .map_err(failed)?;
-    let mut refs: Vec<(String, String)> = String::from_utf8_lossy(&listed)
+    Ok(String::from_utf8_lossy(&listed)
         .lines()
         .filter_map(|line| {
             let (name, sha) = line.split_once(' ')?;
             Some((name.to_owned(), sha.to_owned()))
         })
-        .collect();
-    // Tags newest-looking first, then branches: the package name is read from the first.
-    refs.sort_by(|a, b| {
-        let tag = |r: &str| r.starts_with("refs/tags/");
-        tag(&b.0).cmp(&tag(&a.0)).then(b.0.cmp(&a.0))
-    });
-
-    let actor = Actor {
-        user_id: None,
-        token_id: None,
-        name: format!("source:{}", source.name),
-        address: None,
-    };
-    let mut work = Import {
-        state,
-        mirror: &mirror,
-        imported: &imported,
-        repository: &repository,
-        actor: &actor,
-        package_name: imported.package_name.clone(),
-        results: Vec::new(),
-    };
-
-    match &payload.git_ref {
-        Some(git_ref) if payload.deleted => {
-            work.remove_ref(git_ref).await;
-        }
-        Some(git_ref) => match refs.iter().find(|(name, _)| name == git_ref) {
-            Some((name, sha)) => {
-                let (name, sha) = (name.clone(), sha.clone());
-                work.import_ref(&name, &sha).await;
-            }
-            None => work.remove_ref(git_ref).await,
-        },
-        None => {
-            let total = refs.len().max(1);
-            for (i, (name, sha)) in refs.iter().enumerate() {
-                work.import_ref(name, sha).await;
-                let done = i32::try_from((i + 1) * 100 / total).unwrap_or(100);
-                let _ = super::progress(db, job.id, done.min(99), &work.result()).await;
-            }
-            work.remove_vanished(&refs).await;
-        }
-    }
-    let result = work.result();
-    let failures: Vec<&RefResult> = work
-        .results
-        .iter()
-        .filter(|r| r.status == "failed")
-        .collect();
-    if let Some(first) = failures.first() {
-        let message = format!(
-            "{} of {} refs failed; {}: {}",
-            failures.len(),
-            work.results.len(),
-            first.git_ref,
-            first.reason.as_deref().unwrap_or("")
-        );
-        return Err((JobFailure::permanent(message), result));
-    }
-    state.forget_packages();
-    Ok(result)
+        .collect())
 }
 
 struct Import<'a> {
     state: &'a SharedState,
     mirror: &'a std::path::Path,
+    /// The host's API, when the source has one (else the mirror serves).
+    api: Option<&'a providers::Client>,
+    /// The host's web address (Bitbucket serves archives there).
+    web_base: String,
+    /// A failure that may pass (rate limit, outage): the job stops and runs again later.
+    retry: Option<JobFailure>,
     imported: &'a source_packages::Model,
     repository: &'a repositories::Model,
     actor: &'a Actor,
@@ -369,6 +408,9 @@ impl Import<'_> {
     }
 
     async fn import_ref(&mut self, git_ref: &str, sha: &str) {
+        if self.retry.is_some() {
+            return;
+        }
         let version = match version_of_ref(git_ref) {
             Ok(version) => version,
             Err(reason) => return self.record(git_ref, "skipped", None, Some(reason)),
@@ -382,6 +424,15 @@ impl Import<'_> {
             Err(Outcome::Failed(reason)) => {
                 self.record(git_ref, "failed", Some(version), Some(reason))
             }
+            Err(Outcome::Transient(failure)) => {
+                self.record(
+                    git_ref,
+                    "failed",
+                    Some(version),
+                    Some(failure.message.clone()),
+                );
+                self.retry = Some(job_failure(failure));
+            }
         }
     }
 
@@ -391,7 +442,9 @@ impl Import<'_> {
         sha: &str,
         version: &str,
     ) -> Result<Option<&'static str>, Outcome> {
-        let state = self.state;
+        if self.api.is_some() {
+            return self.import_version_api(sha, version).await;
+        }
         let path = self.composer_path();
         let composer = git(self.mirror, None, &["show", &format!("{sha}:{path}")])
             .await
@@ -402,25 +455,7 @@ impl Import<'_> {
             .as_str()
             .ok_or_else(|| Outcome::Skipped(format!("{path} has no \"name\"")))?
             .to_owned();
-        match &self.package_name {
-            Some(expected) if *expected != name => {
-                return Err(Outcome::Skipped(format!(
-                    "{path} names the package {name}, not {expected}"
-                )))
-            }
-            Some(_) => {}
-            None => {
-                if !crate::protocols::composer::metadata::is_valid_package_name(&name) {
-                    return Err(Outcome::Skipped(format!(
-                        "\"{name}\" is not a valid package name"
-                    )));
-                }
-                crate::services::sources::set_package_name(&state.db, self.imported.id, &name)
-                    .await
-                    .map_err(|err| Outcome::Failed(err.to_string()))?;
-                self.package_name = Some(name.clone());
-            }
-        }
+        self.check_name(&name).await?;
         // The same ref at the same commit: nothing to do.
         if let Some(existing) = self.existing(&name, version).await? {
             if existing.metadata["source"]["reference"].as_str() == Some(sha) {
@@ -435,7 +470,119 @@ impl Import<'_> {
         .await
         .map_err(|err| Outcome::Failed(err.to_string()))?
         .map_err(|err| Outcome::Failed(format!("the archive is unusable: {err}")))?;
-        let mut new = prepare(&name, contents, Some(version.to_owned()), &staged, true)
+        self.publish(&name, contents, version, &staged, sha).await
+    }
+
+    /// A version from the host's archive of the commit (cut to the subdirectory).
+    async fn import_version_api(
+        &mut self,
+        sha: &str,
+        version: &str,
+    ) -> Result<Option<&'static str>, Outcome> {
+        let state = self.state;
+        let Some(api) = self.api else {
+            return Err(Outcome::Failed("the source has no API".into()));
+        };
+        if let Some(name) = self.package_name.clone() {
+            if let Some(existing) = self.existing(&name, version).await? {
+                if existing.metadata["source"]["reference"].as_str() == Some(sha) {
+                    return Ok(Some("unchanged"));
+                }
+            }
+        }
+        let response = api
+            .archive(&self.imported.project, sha, &self.web_base)
+            .await
+            .map_err(|failure| {
+                if failure.transient {
+                    Outcome::Transient(failure)
+                } else {
+                    Outcome::Failed(failure.message)
+                }
+            })?;
+        let mut staging = state
+            .blobs
+            .stage(state.config.max_body_size)
+            .await
+            .map_err(|err| Outcome::Failed(err.to_string()))?;
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+            let chunk = chunk.map_err(|err| {
+                Outcome::Transient(providers::ApiFailure {
+                    message: format!("the archive download broke off: {err}"),
+                    transient: true,
+                    retry_after: None,
+                })
+            })?;
+            staging.write(&chunk).await.map_err(|err| match err {
+                StageError::TooLarge(limit) => Outcome::Failed(format!(
+                    "the archive is larger than the upload limit of {limit} bytes"
+                )),
+                StageError::Io(err) => Outcome::Failed(err.to_string()),
+            })?;
+        }
+        let mut staged = staging
+            .finish()
+            .await
+            .map_err(|err| Outcome::Failed(err.to_string()))?;
+        if !self.imported.subdirectory.is_empty() {
+            staged = self.cut_to_subdirectory(&staged).await?;
+        }
+        let file_path = staged.path().to_owned();
+        let contents = tokio::task::spawn_blocking(move || {
+            archive::inspect(&file_path, archive::Limits::default())
+        })
+        .await
+        .map_err(|err| Outcome::Failed(err.to_string()))?
+        .map_err(|err| match err {
+            archive::ArchiveError::NoComposerJson => {
+                Outcome::Skipped(format!("no {}", self.composer_path()))
+            }
+            other => Outcome::Failed(format!("the archive is unusable: {other}")),
+        })?;
+        let name = contents
+            .composer_json
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Outcome::Skipped(format!("{} has no \"name\"", self.composer_path())))?
+            .to_owned();
+        self.check_name(&name).await?;
+        self.publish(&name, contents, version, &staged, sha).await
+    }
+
+    /// A ref must name the package the first import found (which it records).
+    async fn check_name(&mut self, name: &str) -> Result<(), Outcome> {
+        let path = self.composer_path();
+        match &self.package_name {
+            Some(expected) if expected != name => Err(Outcome::Skipped(format!(
+                "{path} names the package {name}, not {expected}"
+            ))),
+            Some(_) => Ok(()),
+            None => {
+                if !crate::protocols::composer::metadata::is_valid_package_name(name) {
+                    return Err(Outcome::Skipped(format!(
+                        "\"{name}\" is not a valid package name"
+                    )));
+                }
+                crate::services::sources::set_package_name(&self.state.db, self.imported.id, name)
+                    .await
+                    .map_err(|err| Outcome::Failed(err.to_string()))?;
+                self.package_name = Some(name.to_owned());
+                Ok(())
+            }
+        }
+    }
+
+    async fn publish(
+        &self,
+        name: &str,
+        contents: archive::Contents,
+        version: &str,
+        staged: &crate::storage::Staged,
+        sha: &str,
+    ) -> Result<Option<&'static str>, Outcome> {
+        let state = self.state;
+        let mut new = prepare(name, contents, Some(version.to_owned()), staged, true)
             .map_err(|err| Outcome::Skipped(err.to_string()))?;
         if let Value::Object(metadata) = &mut new.metadata {
             metadata.insert(
@@ -443,10 +590,59 @@ impl Import<'_> {
                 json!({ "type": "git", "url": self.imported.project, "reference": sha }),
             );
         }
-        package_service::publish_checked(&state.db, &state.blobs, self.actor, self.repository, new)
+        let (package, _) = package_service::publish_checked(
+            &state.db,
+            &state.blobs,
+            self.actor,
+            self.repository,
+            new,
+        )
+        .await
+        .map_err(|err| Outcome::Failed(err.to_string()))?;
+        packages::Entity::update_many()
+            .col_expr(
+                packages::Column::SourceId,
+                sea_orm::sea_query::Expr::value(self.imported.source_id),
+            )
+            .col_expr(
+                packages::Column::SourceProject,
+                sea_orm::sea_query::Expr::value(self.imported.project.clone()),
+            )
+            .filter(packages::Column::Id.eq(package.id))
+            .exec(&state.db)
             .await
             .map_err(|err| Outcome::Failed(err.to_string()))?;
         Ok(Some("imported"))
+    }
+
+    /// A host's archive holds the whole tree under one top-level folder: keep only the
+    /// subdirectory, at the root of a new zip.
+    async fn cut_to_subdirectory(
+        &self,
+        staged: &crate::storage::Staged,
+    ) -> Result<crate::storage::Staged, Outcome> {
+        let state = self.state;
+        let source = staged.path().to_owned();
+        let subdirectory = self.imported.subdirectory.clone();
+        let cut = tokio::task::spawn_blocking(move || cut_zip(&source, &subdirectory))
+            .await
+            .map_err(|err| Outcome::Failed(err.to_string()))?
+            .map_err(Outcome::Failed)?;
+        let mut staging = state
+            .blobs
+            .stage(state.config.max_body_size)
+            .await
+            .map_err(|err| Outcome::Failed(err.to_string()))?;
+        staging.write(&cut).await.map_err(|err| match err {
+            StageError::TooLarge(limit) => Outcome::Failed(format!(
+                "the subdirectory's archive is larger than the upload limit of {limit} bytes"
+            )),
+            StageError::Io(err) => Outcome::Failed(err.to_string()),
+        })?;
+        staging
+            .finish()
+            .await
+            .map_err(|err| Outcome::Failed(err.to_string()))
     }
 
     async fn existing(
@@ -454,7 +650,6 @@ impl Import<'_> {
         name: &str,
         version: &str,
     ) -> Result<Option<package_versions::Model>, Outcome> {
-        use sea_orm::{ColumnTrait, QueryFilter};
         let Some(package) = package_service::find(&self.state.db, self.repository.id, name)
             .await
             .map_err(|err| Outcome::Failed(err.to_string()))?
@@ -611,9 +806,60 @@ impl Import<'_> {
     }
 }
 
+/// The entries of `subdirectory` in a host's archive (under its one top-level folder),
+/// zipped again at the root. Entry sizes are bounded by the upload limit's inspection after.
+fn cut_zip(path: &std::path::Path, subdirectory: &str) -> Result<Vec<u8>, String> {
+    use std::io::{Read, Write};
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| format!("the archive is unusable: not a zip archive ({e})"))?;
+    let top = (0..zip.len())
+        .find_map(|i| {
+            let entry = zip.by_index(i).ok()?;
+            let name = entry.name().ok()?;
+            name.split('/').next().map(str::to_owned)
+        })
+        .ok_or("the archive is empty")?;
+    let prefix = format!("{top}/{}/", subdirectory.trim_matches('/'));
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    let mut found = false;
+    for i in 0..zip.len() {
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| format!("the archive is unusable: {e}"))?;
+        let relative = match entry.name() {
+            Ok(name) => name.strip_prefix(&prefix).map(str::to_owned),
+            Err(_) => None,
+        };
+        let Some(relative) = relative else {
+            continue;
+        };
+        if relative.is_empty() || entry.is_dir() {
+            continue;
+        }
+        found = true;
+        let mut bytes = Vec::new();
+        entry
+            .by_ref()
+            .take(512 * 1024 * 1024)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("the archive is unusable: {e}"))?;
+        out.start_file(relative, options)
+            .map_err(|e| e.to_string())?;
+        out.write_all(&bytes).map_err(|e| e.to_string())?;
+    }
+    if !found {
+        return Err(format!("the archive has nothing under {subdirectory}"));
+    }
+    Ok(out.finish().map_err(|e| e.to_string())?.into_inner())
+}
+
 enum Outcome {
     Skipped(String),
     Failed(String),
+    /// The host may answer later (rate limit, outage): the job runs again.
+    Transient(providers::ApiFailure),
 }
 
 #[cfg(test)]

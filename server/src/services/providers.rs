@@ -427,6 +427,175 @@ impl Client {
     }
 }
 
+/// Why an API call for an import failed: whether it may pass, and after how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiFailure {
+    pub message: String,
+    pub transient: bool,
+    /// The host's own wait (Retry-After, X-RateLimit-Reset), in seconds.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiFailure {
+    fn permanent(message: String) -> Self {
+        ApiFailure {
+            message,
+            transient: false,
+            retry_after: None,
+        }
+    }
+}
+
+impl Client {
+    fn project_api(&self, project: &str) -> String {
+        match self.provider {
+            Provider::Gitlab => {
+                let encoded: String =
+                    url::form_urlencoded::byte_serialize(project.as_bytes()).collect();
+                format!("{}/projects/{encoded}", self.api)
+            }
+            Provider::Bitbucket => format!("{}/repositories/{project}", self.api),
+            _ => format!("{}/repos/{project}", self.api),
+        }
+    }
+
+    /// GET for an import: rate limits and unreachable hosts may pass, a refused token not.
+    async fn fetch(&self, url: &str, auth: bool) -> Result<reqwest::Response, ApiFailure> {
+        let request = if auth {
+            self.request(reqwest::Method::GET, url)
+        } else {
+            self.http.get(url)
+        };
+        let response = request.send().await.map_err(|err| ApiFailure {
+            message: failure(&err),
+            transient: true,
+            retry_after: None,
+        })?;
+        let status = response.status();
+        if let Some(wait) = rate_limited(status, response.headers()) {
+            return Err(ApiFailure {
+                message: format!(
+                    "the host is rate limiting this token; retrying in {wait} seconds"
+                ),
+                transient: true,
+                retry_after: Some(wait),
+            });
+        }
+        if matches!(status.as_u16(), 401 | 403) {
+            return Err(ApiFailure::permanent(format!(
+                "the host refused the source's token ({status})"
+            )));
+        }
+        if status.is_server_error() {
+            return Err(ApiFailure {
+                message: format!("the host answered {status}"),
+                transient: true,
+                retry_after: None,
+            });
+        }
+        if !status.is_success() && !status.is_redirection() {
+            return Err(ApiFailure::permanent(format!(
+                "the host answered {status} to {url}"
+            )));
+        }
+        Ok(response)
+    }
+
+    /// Every tag and branch of a project with its commit, from the host's API (all pages).
+    pub async fn refs(&self, project: &str) -> Result<Vec<(String, String)>, ApiFailure> {
+        let base = self.project_api(project);
+        let mut refs = Vec::new();
+        for (kind, prefix) in [("tags", "refs/tags/"), ("branches", "refs/heads/")] {
+            let mut url = Some(match self.provider {
+                Provider::Gitlab => format!("{base}/repository/{kind}?per_page=100"),
+                Provider::Bitbucket => format!("{base}/refs/{kind}?pagelen=100"),
+                Provider::Gitea => format!("{base}/{kind}?limit=50"),
+                _ => format!("{base}/{kind}?per_page=100"),
+            });
+            for _ in 0..100 {
+                let Some(current) = url.take() else { break };
+                let response = self.fetch(&current, true).await?;
+                let headers = response.headers().clone();
+                let body: Value = response.json().await.map_err(|err| {
+                    ApiFailure::permanent(format!("the host's {kind} list is unreadable: {err}"))
+                })?;
+                let items = match self.provider {
+                    Provider::Bitbucket => body["values"].as_array().cloned().unwrap_or_default(),
+                    _ => body.as_array().cloned().unwrap_or_default(),
+                };
+                for item in items {
+                    let name = item["name"].as_str().unwrap_or("");
+                    let sha = ["commit", "target"]
+                        .iter()
+                        .find_map(|k| {
+                            ["sha", "id", "hash"]
+                                .iter()
+                                .find_map(|f| item[*k][*f].as_str())
+                        })
+                        .unwrap_or("");
+                    if !name.is_empty() && !sha.is_empty() {
+                        refs.push((format!("{prefix}{name}"), sha.to_owned()));
+                    }
+                }
+                url = match self.provider {
+                    Provider::Bitbucket => body["next"].as_str().map(str::to_owned),
+                    Provider::Gitlab => headers
+                        .get("x-next-page")
+                        .and_then(|v| v.to_str().ok())
+                        .filter(|p| !p.is_empty())
+                        .map(|page| {
+                            format!(
+                                "{}&page={page}",
+                                current.split("&page=").next().unwrap_or(&current)
+                            )
+                        }),
+                    _ => next_link(&headers),
+                };
+            }
+        }
+        Ok(refs)
+    }
+
+    /// The host's zip of a commit (the whole tree, under one top-level folder).
+    pub async fn archive(
+        &self,
+        project: &str,
+        sha: &str,
+        web_base: &str,
+    ) -> Result<reqwest::Response, ApiFailure> {
+        let url = match self.provider {
+            Provider::Github => format!("{}/zipball/{sha}", self.project_api(project)),
+            Provider::Gitlab => format!(
+                "{}/repository/archive.zip?sha={sha}",
+                self.project_api(project)
+            ),
+            Provider::Gitea => format!("{}/archive/{sha}.zip", self.project_api(project)),
+            // Bitbucket serves archives from its web host, not its API.
+            Provider::Bitbucket => {
+                format!("{}/{project}/get/{sha}.zip", web_base.trim_end_matches('/'))
+            }
+            Provider::Git => {
+                return Err(ApiFailure::permanent("a Git URL source has no API".into()))
+            }
+        };
+        let response = self.fetch(&url, true).await?;
+        if response.status().is_redirection() {
+            // GitHub answers with a temporary, pre-signed download URL on another host.
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| ApiFailure::permanent("a redirect without a Location".into()))?
+                .to_owned();
+            let target = url::Url::parse(&url)
+                .and_then(|u| u.join(&location))
+                .map_err(|err| ApiFailure::permanent(format!("a bad redirect: {err}")))?;
+            return self.fetch(target.as_str(), false).await;
+        }
+        Ok(response)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
