@@ -556,3 +556,53 @@ async fn rate_limits_are_waited_out_and_corrupt_archives_reported() {
         "{mono}"
     );
 }
+
+/// An archive over the upload limit fails its ref with the reason; nothing is published.
+#[tokio::test]
+async fn an_archive_over_the_upload_limit_is_refused() {
+    let root = serve_project();
+    let env = TestEnv::new().with_env("PACKISTRY_MAX_BODY_SIZE", "200");
+    env.create_user("admin@example.com", "admin", "admin-password");
+    env.cli_ok(&["repo", "create", "libs", "--format", "composer"]);
+    let server = env.start();
+    let admin = login(&server, "admin@example.com", "admin-password")
+        .await
+        .unwrap();
+    let fixture = FixtureHost::start(Host::Gitea, TOKEN).await;
+    fixture.serve_git(root.path());
+    gql(
+        &server,
+        &admin,
+        "mutation($input: CreateSourceInput!) { createSource(input: $input) { name } }",
+        json!({ "input": { "name": "tea", "provider": "GITEA", "baseUrl": fixture.base_url, "token": TOKEN } }),
+    )
+    .await;
+    gql(
+        &server,
+        &admin,
+        "mutation($input: AddSourcePackageInput!) { addSourcePackage(input: $input) { webhook } }",
+        json!({ "input": { "source": "tea", "repository": "libs", "project": "acme/lib-007" } }),
+    )
+    .await;
+    let packages = wait_for_jobs(&server, &admin, "libs").await;
+    let job = &packages[0]["jobs"][0];
+    assert_eq!(job["status"], "FAILED", "{job}");
+    assert!(
+        job["refs"]
+            .to_string()
+            .contains("larger than the upload limit"),
+        "{job}"
+    );
+    let listed = gql(
+        &server,
+        &admin,
+        "{ packages(repository: \"libs\") { edges { node { name } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        listed["packages"]["edges"],
+        json!([]),
+        "nothing published: {listed}"
+    );
+}

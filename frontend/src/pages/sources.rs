@@ -202,6 +202,8 @@ pub fn SourcesPage() -> impl IntoView {
             return;
         }
         let projects = selected.get_untracked();
+        // The import form's subdirectory applies to every selected project (monorepos).
+        let subdirectory = optional(subdirectory.get_untracked());
         spawn_local(async move {
             let mut notes = Vec::new();
             for project in projects {
@@ -209,7 +211,7 @@ pub fn SourcesPage() -> impl IntoView {
                     source: source.clone(),
                     repository: repository.clone(),
                     project: project.clone(),
-                    subdirectory: None,
+                    subdirectory: subdirectory.clone(),
                 };
                 match api::run::<api::AddSourcePackage>(add_source_package::Variables { input })
                     .await
