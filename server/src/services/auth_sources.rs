@@ -248,7 +248,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         display_name: Set(checked.display_name),
         provider: Set(input.provider.as_str().to_owned()),
         client_id: Set(input.client_id.trim().to_owned()),
-        client_secret_encrypted: Set(sealed::seal(secret_key, secret)),
+        client_secret_encrypted: Set(sealed::seal(secret_key, secret)?),
         issuer_url: Set(checked.issuer_url),
         scopes: Set(json!(checked.scopes)),
         default_role: Set(input.default_role.as_str().to_owned()),
@@ -305,7 +305,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     row.client_id = Set(input.client_id.trim().to_owned());
     if let Some(secret) = input.client_secret.as_deref().map(str::trim) {
         if !secret.is_empty() {
-            row.client_secret_encrypted = Set(sealed::seal(secret_key, secret));
+            row.client_secret_encrypted = Set(sealed::seal(secret_key, secret)?);
         }
     }
     row.issuer_url = Set(checked.issuer_url);
@@ -410,7 +410,7 @@ pub async fn remember_flow(
         id: Set(Uuid::new_v4()),
         state_hash: Set(crate::auth::hash_secret(&started.state)),
         source_id: Set(source.id),
-        pkce_verifier_encrypted: Set(sealed::seal(secret_key, &started.pkce_verifier)),
+        pkce_verifier_encrypted: Set(sealed::seal(secret_key, &started.pkce_verifier)?),
         nonce: Set(started.nonce.clone()),
         return_to: Set(return_to.to_owned()),
         created_at: Set(now),

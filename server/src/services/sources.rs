@@ -131,8 +131,8 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         name: Set(new.name.clone()),
         provider: Set(new.provider.as_str().to_owned()),
         base_url: Set(base_url.unwrap_or_default()),
-        access_token_encrypted: Set(token.map(|t| sealed::seal(secret_key, &t))),
-        webhook_secret_encrypted: Set(sealed::seal(secret_key, &crate::auth::random_secret())),
+        access_token_encrypted: Set(token.map(|t| sealed::seal(secret_key, &t)).transpose()?),
+        webhook_secret_encrypted: Set(sealed::seal(secret_key, &crate::auth::random_secret())?),
         created_at: Set(now),
         updated_at: Set(now),
     }
