@@ -319,6 +319,35 @@ async fn discover(http: &reqwest::Client, issuer: &str) -> Result<CoreProviderMe
         .map_err(|err| unreachable_or(&err, "OpenID Connect discovery"))
 }
 
+/// An OpenID Connect client as discovery describes the issuer.
+type OidcClient = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+/// Discover the source's issuer and make its client, for both ends of a flow.
+async fn oidc_client(
+    http: &reqwest::Client,
+    configured: &Configured<'_>,
+) -> Result<OidcClient, Refusal> {
+    let issuer = configured
+        .base()
+        .ok_or_else(|| Refusal::ProviderError("the source has no issuer URL".into()))?;
+    let metadata = discover(http, issuer).await?;
+    Ok(CoreClient::from_provider_metadata(
+        metadata,
+        openidconnect::ClientId::new(configured.source.client_id.clone()),
+        Some(openidconnect::ClientSecret::new(
+            configured.client_secret.clone(),
+        )),
+    )
+    .set_redirect_uri(redirect_url(configured)?))
+}
+
 fn redirect_url(configured: &Configured<'_>) -> Result<RedirectUrl, Refusal> {
     RedirectUrl::new(configured.redirect_uri.clone())
         .map_err(|err| Refusal::ProviderError(format!("callback URL: {err}")))
@@ -365,18 +394,7 @@ pub async fn start(
     let scopes = configured.scopes.iter().map(|s| Scope::new(s.clone()));
     let authorize_url = match endpoints(configured.provider, configured.base()) {
         None => {
-            let issuer = configured
-                .base()
-                .ok_or_else(|| Refusal::ProviderError("the source has no issuer URL".into()))?;
-            let metadata = discover(http, issuer).await?;
-            let client = CoreClient::from_provider_metadata(
-                metadata,
-                openidconnect::ClientId::new(configured.source.client_id.clone()),
-                Some(openidconnect::ClientSecret::new(
-                    configured.client_secret.clone(),
-                )),
-            )
-            .set_redirect_uri(redirect_url(configured)?);
+            let client = oidc_client(http, configured).await?;
             let (url, _, _) = client
                 .authorize_url(
                     CoreAuthenticationFlow::AuthorizationCode,
@@ -453,18 +471,7 @@ async fn finish_oidc(
     verifier: PkceCodeVerifier,
     nonce: &str,
 ) -> Result<Identity, Refusal> {
-    let issuer = configured
-        .base()
-        .ok_or_else(|| Refusal::ProviderError("the source has no issuer URL".into()))?;
-    let metadata = discover(http, issuer).await?;
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        openidconnect::ClientId::new(configured.source.client_id.clone()),
-        Some(openidconnect::ClientSecret::new(
-            configured.client_secret.clone(),
-        )),
-    )
-    .set_redirect_uri(redirect_url(configured)?);
+    let client = oidc_client(http, configured).await?;
     let token = client
         .exchange_code(code)
         .map_err(|err| Refusal::ProviderError(format!("token endpoint: {err}")))?

@@ -514,12 +514,7 @@ impl Import<'_> {
                     retry_after: None,
                 })
             })?;
-            staging.write(&chunk).await.map_err(|err| match err {
-                StageError::TooLarge(limit) => Outcome::Failed(format!(
-                    "the archive is larger than the upload limit of {limit} bytes"
-                )),
-                StageError::Io(err) => Outcome::Failed(err.to_string()),
-            })?;
+            staging.write(&chunk).await.map_err(too_large)?;
         }
         let mut staged = staging
             .finish()
@@ -633,12 +628,7 @@ impl Import<'_> {
             .stage(state.config.max_body_size)
             .await
             .map_err(|err| Outcome::Failed(err.to_string()))?;
-        staging.write(&cut).await.map_err(|err| match err {
-            StageError::TooLarge(limit) => Outcome::Failed(format!(
-                "the subdirectory's archive is larger than the upload limit of {limit} bytes"
-            )),
-            StageError::Io(err) => Outcome::Failed(err.to_string()),
-        })?;
+        staging.write(&cut).await.map_err(too_large)?;
         staging
             .finish()
             .await
@@ -696,15 +686,7 @@ impl Import<'_> {
             if read == 0 {
                 break;
             }
-            staging
-                .write(&buffer[..read])
-                .await
-                .map_err(|err| match err {
-                    StageError::TooLarge(limit) => Outcome::Failed(format!(
-                        "the archive is larger than the upload limit of {limit} bytes"
-                    )),
-                    StageError::Io(err) => Outcome::Failed(err.to_string()),
-                })?;
+            staging.write(&buffer[..read]).await.map_err(too_large)?;
         }
         let output = child
             .wait_with_output()
@@ -853,6 +835,16 @@ fn cut_zip(path: &std::path::Path, subdirectory: &str) -> Result<Vec<u8>, String
         return Err(format!("the archive has nothing under {subdirectory}"));
     }
     Ok(out.finish().map_err(|e| e.to_string())?.into_inner())
+}
+
+/// Staging an archive failed: over the upload limit, or the disk.
+fn too_large(err: StageError) -> Outcome {
+    match err {
+        StageError::TooLarge(limit) => Outcome::Failed(format!(
+            "the archive is larger than the upload limit of {limit} bytes"
+        )),
+        StageError::Io(err) => Outcome::Failed(err.to_string()),
+    }
 }
 
 enum Outcome {
