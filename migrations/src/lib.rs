@@ -12,6 +12,7 @@ mod m20261123_000007_create_oci;
 mod m20261123_000008_upload_digest;
 mod m20261123_000009_sso;
 mod m20261123_000010_sources;
+mod m20261123_000011_image_pulls;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_upload_digest::Migration),
             Box::new(m20261123_000009_sso::Migration),
             Box::new(m20261123_000010_sources::Migration),
+            Box::new(m20261123_000011_image_pulls::Migration),
         ]
     }
 }

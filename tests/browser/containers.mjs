@@ -1,6 +1,6 @@
 // A container repository's page shows podman, docker and skopeo commands for this server;
-// an image's page lists its tags with digest, size, platform and pull command; an
-// administrator deletes a tag.
+// an image's page lists its tags with digest, size, platform and pull command, and counts
+// its pulls; an administrator deletes a tag.
 import { launch, need, check, signIn } from './lib.mjs';
 
 const base = need('BASE_URL');
@@ -33,6 +33,8 @@ try {
   check(text.includes('linux/amd64'), `the platform is shown: ${text}`);
   check(text.includes(`podman pull ${host}/images/team/app:v1`), 'the pull command is shown');
   check(text.includes('sha256:'), 'the digest is shown');
+  const pulls = await page.getByTestId('download-total').textContent();
+  check(pulls.includes('1 pull in all'), `the pull is counted: ${pulls}`);
   await page.locator('tr[data-tag="latest"]').waitFor();
   await page.screenshot({ path: `${artifacts}/container-image.png`, fullPage: true });
   await page.locator('tr[data-tag="latest"]').getByRole('button', { name: 'Delete tag' }).click();

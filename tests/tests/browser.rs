@@ -377,6 +377,30 @@ async fn shows_container_commands_and_image_tags_in_the_spa() {
             .unwrap();
         assert_eq!(response.status(), 201);
     }
+    // One pull, which the image's page counts once it is written (in batches).
+    let pulled = packistry_tests::client()
+        .get(server.url("/v2/images/team/app/manifests/v1"))
+        .basic_auth("token", Some(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pulled.status(), 200);
+    for _ in 0..40 {
+        let answer: serde_json::Value = packistry_tests::client()
+            .post(server.url("/graphql"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "query": "{ package(repository: \"images\", name: \"team/app\") { totalDownloads } }" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if answer["data"]["package"]["totalDownloads"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
     browser::run_against(
         &server,
         "containers.mjs",

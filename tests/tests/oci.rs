@@ -177,6 +177,25 @@ async fn skopeo_podman_and_oras_push_and_pull() {
     assert_eq!(pulled_digest, source_digest, "identical manifest digest");
     assert_eq!(pulled_layers, source_layers, "identical layers");
 
+    // The pull counts as the image's download (the push did not); fetching the manifest it
+    // named again by digest, right after, is the same pull; another caller's is another.
+    assert_eq!(pulls_counted(&s, "team/app", 1).await, 1);
+    for (token, method) in [(&s.reader, "GET"), (&s.writer, "HEAD"), (&s.writer, "GET")] {
+        let response = client()
+            .request(
+                method.parse().unwrap(),
+                s.server
+                    .url(&format!("/v2/images/team/app/manifests/{source_digest}")),
+            )
+            .basic_auth("token", Some(token))
+            .header("accept", "application/vnd.oci.image.manifest.v1+json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(pulls_counted(&s, "team/app", 2).await, 2);
+
     // A reader may pull but not push.
     let out = run(
         "skopeo",
@@ -309,6 +328,44 @@ print(r.status_code, r.headers.get("OCI-Subject"))
         .await
         .unwrap();
     assert_eq!(matching["manifests"].as_array().unwrap().len(), 1);
+}
+
+/// The image's total downloads once it reaches `expected` and stays there past the next
+/// batch write (pulls are written every two seconds), checked against its downloads per day.
+async fn pulls_counted(s: &Setup, image: &str, expected: i64) -> i64 {
+    let query = format!(
+        "{{ package(repository: \"images\", name: \"{image}\") {{ totalDownloads downloads(days: 2) {{ count }} }} }}"
+    );
+    let read = || async {
+        let answer: Value = client()
+            .post(s.server.url("/graphql"))
+            .bearer_auth(&s.reader)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["data"]["package"].clone()
+    };
+    for _ in 0..40 {
+        if read().await["totalDownloads"] == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let package = read().await;
+    let total = package["totalDownloads"].as_i64().expect("totalDownloads");
+    let per_day: i64 = package["downloads"]
+        .as_array()
+        .expect("downloads per day")
+        .iter()
+        .map(|d| d["count"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(per_day, total, "{package}");
+    total
 }
 
 #[tokio::test]

@@ -362,8 +362,9 @@ pub fn PackagePage() -> impl IntoView {
                     Ok(data) => {
                         let administer = data.repository.permissions.contains(&package::Permission::ADMINISTER);
                         let p = data.package;
-                        // A container image has tags, not versions or counted downloads.
+                        // A container image has tags, not versions; its downloads are pulls.
                         let is_image = !p.tags.is_empty() && p.versions.is_empty();
+                        let (one, many) = if is_image { ("pull", "pulls") } else { ("download", "downloads") };
                         let versions = p.versions.clone();
                         let current = {
                             let versions = versions.clone();
@@ -381,10 +382,8 @@ pub fn PackagePage() -> impl IntoView {
                         view! {
                             <h1 data-testid="package-name">{p.name.clone()}</h1>
                             <p class="muted">{p.description.clone()}</p>
-                            <Show when={let image = is_image; move || !image}>
-                                <p>{if p.total_downloads == 1 { "1 download in all".to_owned() } else { format!("{} downloads in all", p.total_downloads) }}</p>
-                                <DownloadsChart days=p.downloads.clone() />
-                            </Show>
+                            <p data-testid="download-total">{if p.total_downloads == 1 { format!("1 {one} in all") } else { format!("{} {many} in all", p.total_downloads) }}</p>
+                            <DownloadsChart days=p.downloads.clone() />
                             <Show when={let has = !p.tags.is_empty(); move || has}>
                                 <h2>"Tags"</h2>
                                 <table class="list" data-testid="tag-list">

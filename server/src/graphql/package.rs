@@ -39,9 +39,13 @@ pub struct Package {
     /// The newest version by the format's ordering, if any.
     pub latest_version: Option<String>,
     pub version_count: i32,
+    /// Downloads of its files; for a container image, its pulls.
     pub total_downloads: i64,
     #[graphql(skip)]
     pub package_id: Uuid,
+    /// A container image: its downloads are pulls.
+    #[graphql(skip)]
+    pub image: bool,
 }
 
 /// A dependency: a package name and a version constraint.
@@ -323,7 +327,8 @@ impl Package {
         Ok(version_objects(call.state, &repository, &self.name, rows).await?)
     }
 
-    /// Downloads per day over the last `days` days (default 30, at most 365), oldest first.
+    /// Downloads per day over the last `days` days (default 30, at most 365), oldest first;
+    /// for a container image, its pulls.
     async fn downloads(&self, ctx: &Context<'_>, days: Option<i32>) -> Result<Vec<DailyDownloads>> {
         let call = Call::of(ctx)?;
         let days = days.unwrap_or(30).clamp(1, 365);
@@ -332,13 +337,17 @@ impl Package {
             .and_hms_opt(0, 0, 0)
             .map(|t| t.and_utc())
             .unwrap_or_else(Utc::now);
-        let ids: Vec<Uuid> = service::versions(&call.state.db, self.package_id)
-            .await?
-            .iter()
-            .map(|v| v.id)
-            .collect();
-        Ok(downloads::per_day(&call.state.db, &ids, since)
-            .await?
+        let days = if self.image {
+            downloads::pulls_per_day(&call.state.db, &[self.package_id], since).await?
+        } else {
+            let ids: Vec<Uuid> = service::versions(&call.state.db, self.package_id)
+                .await?
+                .iter()
+                .map(|v| v.id)
+                .collect();
+            downloads::per_day(&call.state.db, &ids, since).await?
+        };
+        Ok(days
             .into_iter()
             .map(|d| DailyDownloads {
                 day: d.day,
@@ -461,10 +470,19 @@ async fn package_objects(
         entry.0 += 1;
         entry.1 += totals.get(&v.id).copied().unwrap_or(0);
     }
+    let image = repository.format() == Some(packistry_shared::Format::Container);
+    let pulls = if image {
+        downloads::pull_totals(&state.db, &ids).await?
+    } else {
+        HashMap::new()
+    };
     Ok(rows
         .iter()
         .map(|p| {
-            let (count, total) = counts.get(&p.id).copied().unwrap_or_default();
+            let (count, mut total) = counts.get(&p.id).copied().unwrap_or_default();
+            if image {
+                total = pulls.get(&p.id).copied().unwrap_or(0);
+            }
             Package {
                 id: ID(p.id.to_string()),
                 name: p.name.clone(),
@@ -476,6 +494,7 @@ async fn package_objects(
                 version_count: count,
                 total_downloads: total,
                 package_id: p.id,
+                image,
             }
         })
         .collect())

@@ -3,6 +3,11 @@
 //! installs from its own cache hits no dist URL but still reports through `notify-batch`;
 //! a notification is counted only when no dist download by the same caller of the same
 //! version was seen shortly before, so one install counts once.
+//!
+//! Container images have no versions: a pull is a GET of an image's manifest, kept in
+//! `image_pulls`. A pull by tag always counts; a GET by digest counts only when the same
+//! caller did not pull the same image just before, since clients resolve a tag (or an
+//! index) and then fetch the manifest it names by digest, and that is one pull.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -12,11 +17,13 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, Se
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::db::entities::downloads;
+use crate::db::entities::{downloads, image_pulls};
 use crate::error::Result;
 
 /// How long a dist download stands for the same caller's later notification.
 const NOTIFY_WINDOW: Duration = Duration::from_secs(600);
+/// How long an image pull stands for the same caller's following GETs by digest.
+const PULL_WINDOW: Duration = Duration::from_secs(60);
 /// Rows per INSERT statement when flushing.
 const BATCH: usize = 500;
 
@@ -37,12 +44,13 @@ impl Downloader {
         }
     }
 
-    fn key(&self, version_id: Uuid) -> String {
+    /// This caller and what they downloaded (a version, or an image).
+    fn key(&self, subject: Uuid) -> String {
         match (self.token_id, self.user_id, &self.address) {
-            (Some(token), _, _) => format!("{version_id}/t/{token}"),
-            (None, Some(user), _) => format!("{version_id}/u/{user}"),
-            (None, None, Some(address)) => format!("{version_id}/a/{address}"),
-            (None, None, None) => format!("{version_id}/-"),
+            (Some(token), _, _) => format!("{subject}/t/{token}"),
+            (None, Some(user), _) => format!("{subject}/u/{user}"),
+            (None, None, Some(address)) => format!("{subject}/a/{address}"),
+            (None, None, None) => format!("{subject}/-"),
         }
     }
 }
@@ -50,6 +58,8 @@ impl Downloader {
 pub struct DownloadRecorder {
     pending: Mutex<Vec<downloads::ActiveModel>>,
     recent_dist: moka::sync::Cache<String, ()>,
+    pending_pulls: Mutex<Vec<image_pulls::ActiveModel>>,
+    recent_pulls: moka::sync::Cache<String, ()>,
 }
 
 impl Default for DownloadRecorder {
@@ -59,6 +69,11 @@ impl Default for DownloadRecorder {
             recent_dist: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(NOTIFY_WINDOW)
+                .build(),
+            pending_pulls: Mutex::new(Vec::new()),
+            recent_pulls: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(PULL_WINDOW)
                 .build(),
         }
     }
@@ -96,7 +111,29 @@ impl DownloadRecorder {
         }
     }
 
-    /// Write what is queued. Rows whose version was deleted meanwhile are dropped.
+    /// An image's manifest was served by `reference` (a tag, or a digest).
+    pub fn image_pull(&self, package_id: Uuid, reference: &str, by_digest: bool, who: &Downloader) {
+        let key = who.key(package_id);
+        if by_digest && self.recent_pulls.contains_key(&key) {
+            return;
+        }
+        self.recent_pulls.insert(key, ());
+        let row = image_pulls::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            package_id: Set(package_id),
+            reference: Set(reference.to_owned()),
+            user_id: Set(who.user_id),
+            token_id: Set(who.token_id),
+            address: Set(who.address.clone()),
+            created_at: Set(Utc::now()),
+        };
+        self.pending_pulls
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(row);
+    }
+
+    /// Write what is queued. Rows whose version or image was deleted meanwhile are dropped.
     pub async fn flush(&self, db: &impl ConnectionTrait) {
         let rows = std::mem::take(
             &mut *self
@@ -104,16 +141,27 @@ impl DownloadRecorder {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
-        for chunk in rows.chunks(BATCH) {
-            if let Err(err) = downloads::Entity::insert_many(chunk.to_vec())
-                .exec(db)
-                .await
-            {
-                // One bad row (a version deleted meanwhile) must not lose the others.
-                tracing::warn!(error = %err, "writing downloads in a batch failed; retrying one by one");
-                for row in chunk {
-                    let _ = downloads::Entity::insert(row.clone()).exec(db).await;
-                }
+        insert_batched::<downloads::Entity>(db, rows).await;
+        let pulls = std::mem::take(
+            &mut *self
+                .pending_pulls
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        insert_batched::<image_pulls::Entity>(db, pulls).await;
+    }
+}
+
+async fn insert_batched<E: EntityTrait>(db: &impl ConnectionTrait, rows: Vec<E::ActiveModel>)
+where
+    E::ActiveModel: Clone + Send,
+{
+    for chunk in rows.chunks(BATCH) {
+        if let Err(err) = E::insert_many(chunk.to_vec()).exec(db).await {
+            // One bad row (its version or image deleted meanwhile) must not lose the others.
+            tracing::warn!(error = %err, table = E::default().table_name(), "writing downloads in a batch failed; retrying one by one");
+            for row in chunk {
+                let _ = E::insert(row.clone()).exec(db).await;
             }
         }
     }
@@ -139,6 +187,26 @@ pub async fn per_day(
     version_ids: &[Uuid],
     since: DateTime<Utc>,
 ) -> Result<Vec<DayCount>> {
+    per_day_of(db, "downloads", "version_id", version_ids, since).await
+}
+
+/// Per-day pulls of the given images since a time, as [`per_day`].
+pub async fn pulls_per_day(
+    db: &impl ConnectionTrait,
+    package_ids: &[Uuid],
+    since: DateTime<Utc>,
+) -> Result<Vec<DayCount>> {
+    per_day_of(db, "image_pulls", "package_id", package_ids, since).await
+}
+
+/// Rows of `table` (`downloads` or `image_pulls`) per day, whose `column` is one of `ids`.
+async fn per_day_of(
+    db: &impl ConnectionTrait,
+    table: &'static str,
+    column: &'static str,
+    ids: &[Uuid],
+    since: DateTime<Utc>,
+) -> Result<Vec<DayCount>> {
     let today = Utc::now().date_naive();
     let mut days: Vec<DayCount> = since
         .date_naive()
@@ -146,20 +214,18 @@ pub async fn per_day(
         .take_while(|d| *d <= today)
         .map(|day| DayCount { day, count: 0 })
         .collect();
-    if version_ids.is_empty() {
+    if ids.is_empty() {
         return Ok(days);
     }
     let backend = db.get_database_backend();
     let (day_expr, placeholders): (&str, Vec<String>) = match backend {
         DatabaseBackend::Postgres => (
             "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-            (2..version_ids.len() + 2)
-                .map(|i| format!("${i}"))
-                .collect(),
+            (2..ids.len() + 2).map(|i| format!("${i}")).collect(),
         ),
         _ => (
             "substr(created_at, 1, 10)",
-            version_ids.iter().map(|_| "?".to_owned()).collect(),
+            ids.iter().map(|_| "?".to_owned()).collect(),
         ),
     };
     let since_placeholder = if backend == DatabaseBackend::Postgres {
@@ -168,12 +234,12 @@ pub async fn per_day(
         "?"
     };
     let sql = format!(
-        "SELECT {day_expr} AS day, COUNT(*) AS count FROM downloads \
-         WHERE created_at >= {since_placeholder} AND version_id IN ({}) GROUP BY 1",
+        "SELECT {day_expr} AS day, COUNT(*) AS count FROM {table} \
+         WHERE created_at >= {since_placeholder} AND {column} IN ({}) GROUP BY 1",
         placeholders.join(", ")
     );
     let mut values: Vec<sea_orm::Value> = vec![since.into()];
-    values.extend(version_ids.iter().map(|id| sea_orm::Value::from(*id)));
+    values.extend(ids.iter().map(|id| sea_orm::Value::from(*id)));
     let rows = DayRow::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
         .all(db)
         .await?;
@@ -208,4 +274,27 @@ pub async fn totals(
         .all(db)
         .await?;
     Ok(rows.into_iter().map(|r| (r.version_id, r.count)).collect())
+}
+
+/// Total pulls per image.
+pub async fn pull_totals(
+    db: &impl ConnectionTrait,
+    package_ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, i64>> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        package_id: Uuid,
+        count: i64,
+    }
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    let rows = image_pulls::Entity::find()
+        .select_only()
+        .column(image_pulls::Column::PackageId)
+        .column_as(image_pulls::Column::Id.count(), "count")
+        .filter(image_pulls::Column::PackageId.is_in(package_ids.iter().copied()))
+        .group_by(image_pulls::Column::PackageId)
+        .into_model::<Row>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.package_id, r.count)).collect())
 }

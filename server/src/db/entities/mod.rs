@@ -7,6 +7,7 @@ pub mod blobs;
 pub mod downloads;
 pub mod group_members;
 pub mod groups;
+pub mod image_pulls;
 pub mod jobs;
 pub mod oci_blobs;
 pub mod oci_manifests;

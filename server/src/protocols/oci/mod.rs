@@ -6,9 +6,10 @@
 pub mod auth;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
@@ -33,6 +34,7 @@ use crate::db::entities::{
 use crate::error::Error;
 use crate::services::access::{Access, PackageScope};
 use crate::services::audit::{self, Actor, Target};
+use crate::services::downloads::Downloader;
 use crate::services::packages as package_service;
 use crate::state::SharedState;
 use crate::storage::{Hashes, StageError, Staged};
@@ -340,6 +342,10 @@ fn check(
 async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
     let (parts, body) = request.into_parts();
     let (method, headers) = (parts.method, parts.headers);
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
     if let Route::Token = route {
         return token(ctx, &headers, parts.uri.query().unwrap_or("")).await;
     }
@@ -393,15 +399,19 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
                         Permission::Download,
                         &method,
                     )?;
-                    get_manifest(
-                        ctx,
-                        &target,
-                        package,
-                        &reference,
-                        &headers,
-                        method == Method::HEAD,
-                    )
-                    .await
+                    let head = method == Method::HEAD;
+                    let response =
+                        get_manifest(ctx, &target, package.as_ref(), &reference, &headers, head)
+                            .await?;
+                    if let (false, Some(package)) = (head, &package) {
+                        ctx.state.downloads.image_pull(
+                            package.id,
+                            &reference,
+                            valid_digest(&reference),
+                            &Downloader::new(&access.principal, peer),
+                        );
+                    }
+                    Ok(response)
                 }
                 Method::PUT => {
                     check(
@@ -846,13 +856,13 @@ fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
 async fn get_manifest(
     ctx: &Ctx,
     target: &ImageName,
-    package: Option<packages::Model>,
+    package: Option<&packages::Model>,
     reference: &str,
     headers: &HeaderMap,
     head: bool,
 ) -> Outcome {
     let package = package.ok_or_else(|| manifest_unknown(reference))?;
-    let manifest = find_manifest(ctx, &package, reference)
+    let manifest = find_manifest(ctx, package, reference)
         .await?
         .ok_or_else(|| manifest_unknown(reference))?;
     let _ = target;
