@@ -1,5 +1,7 @@
 //! Pulls of container images, counted as their downloads: an image has tags and manifests,
-//! not package versions, so its pulls cannot be `downloads` rows.
+//! not package versions, so its pulls cannot be `downloads` rows. A row stands for `count`
+//! pulls of one image by one caller by one reference within one write batch, so a registry
+//! pulled thousands of times a second writes a handful of rows, not thousands.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -19,6 +21,7 @@ impl MigrationTrait for Migration {
                     .col(uuid_null(ImagePulls::UserId))
                     .col(uuid_null(ImagePulls::TokenId))
                     .col(string_null(ImagePulls::Address))
+                    .col(big_integer(ImagePulls::Count).default(1))
                     .col(timestamp_with_time_zone(ImagePulls::CreatedAt))
                     .foreign_key(
                         ForeignKey::create()
@@ -63,6 +66,7 @@ enum ImagePulls {
     UserId,
     TokenId,
     Address,
+    Count,
     CreatedAt,
 }
 

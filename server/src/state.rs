@@ -45,6 +45,10 @@ pub struct AppState {
     /// Manifest bytes by the SHA-256 of their blob: content-addressed, so never stale;
     /// bounded by [`MANIFEST_BYTES_CACHE`] bytes.
     pub manifest_bytes: moka::future::Cache<String, bytes::Bytes>,
+    /// Manifest answers by the request that got them (see
+    /// [`crate::protocols::oci::ManifestAnswer`]), for [`ANSWER_TTL`].
+    pub manifest_answers:
+        moka::future::Cache<String, std::sync::Arc<crate::protocols::oci::ManifestAnswer>>,
     /// Talks to single sign-on providers (see [`crate::auth::sso::http_client`]).
     pub sso_http: reqwest::Client,
     /// Wakes this replica's job worker when it queues a job.
@@ -62,6 +66,18 @@ pub fn manifest_bytes_cache() -> moka::future::Cache<String, bytes::Bytes> {
             u32::try_from(key.len() + value.len()).unwrap_or(u32::MAX)
         })
         .max_capacity(MANIFEST_BYTES_CACHE)
+        .build()
+}
+
+/// How long a manifest answer is given again to the same credentials for the same request
+/// without a second look at who they are and what the image holds. Changes made through
+/// this replica (pushes, deletes, grants, tokens) forget the answers at once.
+pub const ANSWER_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+pub fn answer_cache<V: Clone + Send + Sync + 'static>() -> moka::future::Cache<String, V> {
+    moka::future::Cache::builder()
+        .max_capacity(10_000)
+        .time_to_live(ANSWER_TTL)
         .build()
 }
 
@@ -122,12 +138,20 @@ impl AppState {
     pub fn forget_packages(&self) {
         self.package_cache.invalidate_all();
         self.manifest_cache.invalidate_all();
+        self.manifest_answers.invalidate_all();
     }
 
     /// Forget cached repositories and grants after a change made through this replica.
     pub fn forget_access_caches(&self) {
         self.repository_cache.invalidate_all();
         self.grants_cache.invalidate_all();
+        self.manifest_answers.invalidate_all();
+    }
+
+    /// Forget cached tokens (and what they were answered) after a token or user changed.
+    pub fn forget_tokens(&self) {
+        self.tokens.invalidate_all();
+        self.manifest_answers.invalidate_all();
     }
 }
 

@@ -919,3 +919,101 @@ async fn maintenance_collects_garbage_and_abandoned_uploads() {
     assert_eq!(response.text().await.unwrap(), tagged);
     assert!(files_under(&s.env.data_dir.path().join("blobs/uploads")).is_empty());
 }
+
+/// A manifest asked again with the same credentials is answered from memory for a moment;
+/// a push that moves the tag, and a revoked token, take effect at once all the same.
+#[tokio::test]
+async fn repeated_manifest_answers_follow_pushes_and_revocations() {
+    let s = setup();
+    let server = &s.server;
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config_digest = sha256(config);
+    let posted = client()
+        .post(server.url(&format!(
+            "/v2/images/cached/blobs/uploads/?digest={config_digest}"
+        )))
+        .basic_auth("token", Some(&s.writer))
+        .body(config.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 201);
+    let push = |revision: &str| {
+        let body = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len() },
+            "layers": [],
+            "annotations": { "org.example.revision": revision },
+        })
+        .to_string();
+        let digest = sha256(body.as_bytes());
+        let request = client()
+            .put(server.url("/v2/images/cached/manifests/v1"))
+            .basic_auth("token", Some(&s.writer))
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(body);
+        async move {
+            assert_eq!(request.send().await.unwrap().status(), 201);
+            digest
+        }
+    };
+    let get = |token: String| async move {
+        let response = client()
+            .get(server.url("/v2/images/cached/manifests/v1"))
+            .basic_auth("token", Some(&token))
+            .header("accept", "application/vnd.oci.image.manifest.v1+json")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let digest = response
+            .headers()
+            .get("docker-content-digest")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = response.bytes().await.unwrap();
+        if let Some(digest) = &digest {
+            assert_eq!(&sha256(&body), digest, "the body is the manifest named");
+        }
+        (status, digest)
+    };
+    let first = push("1").await;
+    for _ in 0..3 {
+        assert_eq!(get(s.reader.clone()).await, (200, Some(first.clone())));
+    }
+    let second = push("2").await;
+    assert_eq!(get(s.reader.clone()).await, (200, Some(second.clone())));
+
+    let graphql = |query: &'static str, variables: Value| {
+        client()
+            .post(server.url("/graphql"))
+            .bearer_auth(&s.reader)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+    };
+    let mine: Value = graphql("{ myTokens { id } }", json!({}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = mine["data"]["myTokens"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked: Value = graphql(
+        "mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }",
+        json!({ "id": id }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(
+        revoked["data"]["revokeToken"]["revokedAt"].is_string(),
+        "{revoked}"
+    );
+    assert_eq!(get(s.reader.clone()).await.0, 401);
+}

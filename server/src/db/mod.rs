@@ -5,7 +5,8 @@ pub mod entities;
 use std::time::Duration;
 
 use packistry_migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::config::{ConfigError, DatabaseUrl};
 
@@ -29,7 +30,19 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, ConfigErro
         .sqlx_logging(false);
     match url {
         // SQLite allows one writer; a small pool avoids lock contention in the pool itself.
-        DatabaseUrl::Sqlite(_) => options.max_connections(8).min_connections(1),
+        // WAL lets readers go on while one writer writes. With WAL, `synchronous=NORMAL`
+        // syncs the log at checkpoints instead of at every commit: a commit cannot be torn,
+        // and only the last commits can be lost, on a power cut alone. Stored files are
+        // synced before the rows naming them are written, so what a row names is always
+        // whole; a lost row leaves at most an unreferenced file for garbage collection.
+        DatabaseUrl::Sqlite(_) => options
+            .max_connections(8)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|sqlite| {
+                sqlite
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+            }),
         DatabaseUrl::Postgres(_) => options.max_connections(20).min_connections(1),
     };
     if let DatabaseUrl::Sqlite(raw) = url {
@@ -50,17 +63,6 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, ConfigErro
             format!("cannot connect to {}: {err}", url.redacted()),
         )
     })?;
-    if let DatabaseUrl::Sqlite(_) = url {
-        // WAL lets readers go on while one writer writes, and is kept in the file.
-        db.execute_unprepared("PRAGMA journal_mode=WAL")
-            .await
-            .map_err(|err| {
-                ConfigError::new(
-                    "PACKISTRY_DATABASE_URL",
-                    format!("cannot enable WAL on {}: {err}", url.redacted()),
-                )
-            })?;
-    }
     Ok(db)
 }
 

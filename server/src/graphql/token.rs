@@ -190,7 +190,7 @@ impl TokenMutation {
         let access = call.access().await?;
         let id = uuid::Uuid::parse_str(&id).map_err(|_| Error::not_found("no such token"))?;
         let row = service::revoke(&call.state.db, &call.actor(), Some(&access), id).await?;
-        call.state.tokens.invalidate_all();
+        call.state.forget_tokens();
         Ok(token_view(&call, &row).await?)
     }
 }

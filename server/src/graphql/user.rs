@@ -180,7 +180,7 @@ impl UserMutation {
         let call = Call::of(ctx)?;
         call.require_admin()?;
         let user = service::set_active(&call.state.db, &call.actor(), &email, active).await?;
-        call.state.tokens.invalidate_all();
+        call.state.forget_tokens();
         Ok(User::from(&user))
     }
 

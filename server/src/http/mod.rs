@@ -50,15 +50,14 @@ pub fn router(state: SharedState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
-                    let route = request
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map(|p| p.as_str().to_owned())
-                        .unwrap_or_else(|| "fallback".to_owned());
+                    // Fields are only evaluated when the span is enabled.
                     tracing::info_span!(
                         "http.request",
                         http.method = %request.method(),
-                        http.route = %route,
+                        http.route = request
+                            .extensions()
+                            .get::<MatchedPath>()
+                            .map_or("fallback", |p| p.as_str()),
                         http.path = %request.uri().path(),
                         http.status = tracing::field::Empty,
                         http.latency_ms = tracing::field::Empty,

@@ -9,6 +9,7 @@
 //! caller did not pull the same image just before, since clients resolve a tag (or an
 //! index) and then fetch the manifest it names by digest, and that is one pull.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -22,7 +23,8 @@ use crate::error::Result;
 
 /// How long a dist download stands for the same caller's later notification.
 const NOTIFY_WINDOW: Duration = Duration::from_secs(600);
-/// How long an image pull stands for the same caller's following GETs by digest.
+/// How long an image pull stands for the same caller's following GETs by digest (from the
+/// first pull of a busy caller: the window is not extended by every pull).
 const PULL_WINDOW: Duration = Duration::from_secs(60);
 /// Rows per INSERT statement when flushing.
 const BATCH: usize = 500;
@@ -55,10 +57,25 @@ impl Downloader {
     }
 }
 
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PullKey {
+    package_id: Uuid,
+    reference: String,
+    user_id: Option<Uuid>,
+    token_id: Option<Uuid>,
+    address: Option<String>,
+}
+
+struct PendingPulls {
+    first: DateTime<Utc>,
+    count: i64,
+}
+
 pub struct DownloadRecorder {
     pending: Mutex<Vec<downloads::ActiveModel>>,
     recent_dist: moka::sync::Cache<String, ()>,
-    pending_pulls: Mutex<Vec<image_pulls::ActiveModel>>,
+    /// Pulls since the last write, one entry per image, reference and caller.
+    pending_pulls: Mutex<HashMap<PullKey, PendingPulls>>,
     recent_pulls: moka::sync::Cache<String, ()>,
 }
 
@@ -70,7 +87,7 @@ impl Default for DownloadRecorder {
                 .max_capacity(100_000)
                 .time_to_live(NOTIFY_WINDOW)
                 .build(),
-            pending_pulls: Mutex::new(Vec::new()),
+            pending_pulls: Mutex::new(HashMap::new()),
             recent_pulls: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(PULL_WINDOW)
@@ -114,23 +131,29 @@ impl DownloadRecorder {
     /// An image's manifest was served by `reference` (a tag, or a digest).
     pub fn image_pull(&self, package_id: Uuid, reference: &str, by_digest: bool, who: &Downloader) {
         let key = who.key(package_id);
-        if by_digest && self.recent_pulls.contains_key(&key) {
-            return;
+        if self.recent_pulls.contains_key(&key) {
+            if by_digest {
+                return;
+            }
+        } else {
+            self.recent_pulls.insert(key, ());
         }
-        self.recent_pulls.insert(key, ());
-        let row = image_pulls::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            package_id: Set(package_id),
-            reference: Set(reference.to_owned()),
-            user_id: Set(who.user_id),
-            token_id: Set(who.token_id),
-            address: Set(who.address.clone()),
-            created_at: Set(Utc::now()),
+        let key = PullKey {
+            package_id,
+            reference: reference.to_owned(),
+            user_id: who.user_id,
+            token_id: who.token_id,
+            address: who.address.clone(),
         };
         self.pending_pulls
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(row);
+            .entry(key)
+            .or_insert_with(|| PendingPulls {
+                first: Utc::now(),
+                count: 0,
+            })
+            .count += 1;
     }
 
     /// Write what is queued. Rows whose version or image was deleted meanwhile are dropped.
@@ -148,6 +171,19 @@ impl DownloadRecorder {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
+        let pulls = pulls
+            .into_iter()
+            .map(|(key, pending)| image_pulls::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                package_id: Set(key.package_id),
+                reference: Set(key.reference),
+                user_id: Set(key.user_id),
+                token_id: Set(key.token_id),
+                address: Set(key.address),
+                count: Set(pending.count),
+                created_at: Set(pending.first),
+            })
+            .collect();
         insert_batched::<image_pulls::Entity>(db, pulls).await;
     }
 }
@@ -187,7 +223,15 @@ pub async fn per_day(
     version_ids: &[Uuid],
     since: DateTime<Utc>,
 ) -> Result<Vec<DayCount>> {
-    per_day_of(db, "downloads", "version_id", version_ids, since).await
+    per_day_of(
+        db,
+        "downloads",
+        "COUNT(*)",
+        "version_id",
+        version_ids,
+        since,
+    )
+    .await
 }
 
 /// Per-day pulls of the given images since a time, as [`per_day`].
@@ -196,13 +240,22 @@ pub async fn pulls_per_day(
     package_ids: &[Uuid],
     since: DateTime<Utc>,
 ) -> Result<Vec<DayCount>> {
-    per_day_of(db, "image_pulls", "package_id", package_ids, since).await
+    per_day_of(
+        db,
+        "image_pulls",
+        "CAST(SUM(\"count\") AS BIGINT)",
+        "package_id",
+        package_ids,
+        since,
+    )
+    .await
 }
 
-/// Rows of `table` (`downloads` or `image_pulls`) per day, whose `column` is one of `ids`.
+/// `tally` (what a row stands for) of rows of `table` per day, whose `column` is one of `ids`.
 async fn per_day_of(
     db: &impl ConnectionTrait,
     table: &'static str,
+    tally: &'static str,
     column: &'static str,
     ids: &[Uuid],
     since: DateTime<Utc>,
@@ -234,7 +287,7 @@ async fn per_day_of(
         "?"
     };
     let sql = format!(
-        "SELECT {day_expr} AS day, COUNT(*) AS count FROM {table} \
+        "SELECT {day_expr} AS day, {tally} AS count FROM {table} \
          WHERE created_at >= {since_placeholder} AND {column} IN ({}) GROUP BY 1",
         placeholders.join(", ")
     );
@@ -290,7 +343,10 @@ pub async fn pull_totals(
     let rows = image_pulls::Entity::find()
         .select_only()
         .column(image_pulls::Column::PackageId)
-        .column_as(image_pulls::Column::Id.count(), "count")
+        .column_as(
+            sea_orm::sea_query::Expr::cust("CAST(SUM(\"count\") AS BIGINT)"),
+            "count",
+        )
         .filter(image_pulls::Column::PackageId.is_in(package_ids.iter().copied()))
         .group_by(image_pulls::Column::PackageId)
         .into_model::<Row>()

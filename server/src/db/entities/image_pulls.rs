@@ -12,6 +12,9 @@ pub struct Model {
     pub user_id: Option<Uuid>,
     pub token_id: Option<Uuid>,
     pub address: Option<String>,
+    /// Pulls this row stands for (one caller, one reference, one write batch).
+    pub count: i64,
+    /// The first of them.
     pub created_at: DateTimeUtc,
 }
 

@@ -346,6 +346,33 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_string());
+    // A manifest asked again with the same credentials: the answer of a moment ago.
+    let answer_key = match (&route, &method) {
+        (Route::Manifest(..), &Method::GET | &Method::HEAD) => {
+            Some(answer_key(&headers, parts.uri.path()))
+        }
+        _ => None,
+    };
+    if let (Some(key), Route::Manifest(_, reference)) = (&answer_key, &route) {
+        if let Some(answer) = ctx.state.manifest_answers.get(key).await {
+            if answer.valid_until.is_none_or(|at| at > Utc::now()) {
+                let head = method == Method::HEAD;
+                if !head {
+                    let who = Downloader {
+                        address: peer,
+                        ..answer.who.clone()
+                    };
+                    ctx.state.downloads.image_pull(
+                        answer.package_id,
+                        reference,
+                        valid_digest(reference),
+                        &who,
+                    );
+                }
+                return Ok(answer.response(head));
+            }
+        }
+    }
     if let Route::Token = route {
         return token(ctx, &headers, parts.uri.query().unwrap_or("")).await;
     }
@@ -400,18 +427,32 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
                         &method,
                     )?;
                     let head = method == Method::HEAD;
-                    let response =
-                        get_manifest(ctx, &target, package.as_ref(), &reference, &headers, head)
-                            .await?;
-                    if let (false, Some(package)) = (head, &package) {
+                    let package = package.ok_or_else(|| manifest_unknown(&reference))?;
+                    let who = Downloader::new(&access.principal, None);
+                    let answer =
+                        get_manifest(ctx, &package, &reference, &headers, head, who).await?;
+                    if !head {
+                        let who = Downloader {
+                            address: peer,
+                            ..answer.who.clone()
+                        };
                         ctx.state.downloads.image_pull(
                             package.id,
                             &reference,
                             valid_digest(&reference),
-                            &Downloader::new(&access.principal, peer),
+                            &who,
                         );
+                        if let Some(key) = answer_key {
+                            let mut answer = answer.clone();
+                            answer.valid_until =
+                                access.principal.token().and_then(|t| t.expires_at);
+                            ctx.state
+                                .manifest_answers
+                                .insert(key, std::sync::Arc::new(answer))
+                                .await;
+                        }
                     }
-                    Ok(response)
+                    Ok(answer.response(head))
                 }
                 Method::PUT => {
                     check(
@@ -853,19 +894,67 @@ fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
     })
 }
 
+/// A manifest as answered to a GET or HEAD: kept briefly by the credentials, path and
+/// `Accept` of the request (see [`crate::state::ANSWER_TTL`]), so a busy client's next
+/// request is answered without authenticating it again.
+#[derive(Clone)]
+pub struct ManifestAnswer {
+    media_type: HeaderValue,
+    digest: HeaderValue,
+    etag: HeaderValue,
+    size: u64,
+    /// Empty for a HEAD (whose answer is not kept).
+    body: Bytes,
+    package_id: Uuid,
+    /// Who asked (without an address: each request has its own).
+    who: Downloader,
+    /// When the token that asked expires.
+    valid_until: Option<chrono::DateTime<Utc>>,
+}
+
+impl ManifestAnswer {
+    fn response(&self, head: bool) -> Response {
+        let body = if head {
+            Body::empty()
+        } else {
+            Body::from(self.body.clone())
+        };
+        let mut response = Response::new(body);
+        let h = response.headers_mut();
+        h.insert(CONTENT_TYPE, self.media_type.clone());
+        h.insert(CONTENT_LENGTH, HeaderValue::from(self.size));
+        h.insert("Docker-Content-Digest", self.digest.clone());
+        h.insert(http::header::ETAG, self.etag.clone());
+        response
+    }
+}
+
+/// The request a manifest answer is kept by: credentials, path and `Accept`.
+fn answer_key(headers: &HeaderMap, path: &str) -> String {
+    let mut key = String::with_capacity(256);
+    if let Some(auth) = headers.get(http::header::AUTHORIZATION) {
+        key.push_str(&String::from_utf8_lossy(auth.as_bytes()));
+    }
+    key.push('\n');
+    key.push_str(path);
+    for accept in headers.get_all(http::header::ACCEPT) {
+        key.push('\n');
+        key.push_str(&String::from_utf8_lossy(accept.as_bytes()));
+    }
+    key
+}
+
 async fn get_manifest(
     ctx: &Ctx,
-    target: &ImageName,
-    package: Option<&packages::Model>,
+    package: &packages::Model,
     reference: &str,
     headers: &HeaderMap,
     head: bool,
-) -> Outcome {
-    let package = package.ok_or_else(|| manifest_unknown(reference))?;
+    who: Downloader,
+) -> Result<ManifestAnswer, OciError> {
     let manifest = find_manifest(ctx, package, reference)
         .await?
         .ok_or_else(|| manifest_unknown(reference))?;
-    let _ = target;
     if !accepts(headers, &manifest.media_type) {
         // As the reference registry: no conversion between formats, and a client that
         // cannot read the stored one is told the manifest is unknown to it.
@@ -890,22 +979,17 @@ async fn get_manifest(
             .await;
         bytes
     };
-    let mut response = Response::new(Body::from(body));
-    let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_str(&manifest.media_type)
-            .unwrap_or(HeaderValue::from_static(OCI_MANIFEST)),
-    );
-    h.insert(CONTENT_LENGTH, HeaderValue::from(manifest.size));
-    if let Ok(v) = HeaderValue::from_str(&manifest.digest) {
-        h.insert("Docker-Content-Digest", v.clone());
-        h.insert(
-            http::header::ETAG,
-            HeaderValue::from_str(&format!("\"{}\"", manifest.digest)).unwrap_or(v),
-        );
-    }
-    Ok(response)
+    let invalid = |_| Error::internal(anyhow::anyhow!("a stored manifest's header is not valid"));
+    Ok(ManifestAnswer {
+        media_type: HeaderValue::from_str(&manifest.media_type).map_err(invalid)?,
+        digest: HeaderValue::from_str(&manifest.digest).map_err(invalid)?,
+        etag: HeaderValue::from_str(&format!("\"{}\"", manifest.digest)).map_err(invalid)?,
+        size: manifest.size as u64,
+        body,
+        package_id: package.id,
+        who,
+        valid_until: None,
+    })
 }
 
 /// The digests to compute for content named by `digest` (`sha256:` or `sha512:`).
