@@ -224,36 +224,41 @@ http:
 REG
   docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
   pids+=($!)
+  reg_pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$reg_port/v2/" >/dev/null && break; sleep 0.1; done
 
-  seconds() { # command… → elapsed seconds
-    local start end
+  cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+  seconds() { # server-pid command… → "elapsed-seconds server-cpu-seconds"
+    local pid=$1 start end c0 c1
+    shift
+    c0=$(cpu_ticks "$pid")
     start=$(date +%s.%N)
     "$@" >/dev/null 2>>"$work/skopeo.log"
     end=$(date +%s.%N)
-    python3 -c "print(round($end - $start, 3))"
+    c1=$(cpu_ticks "$pid")
+    python3 -c "print(round($end - $start, 3), round(($c1 - $c0) / $(getconf CLK_TCK), 2))"
   }
   # skopeo remembers where it saw each blob and would mount it from an earlier round's
   # image instead of uploading it: forget that before every push.
   forget_blob_locations() {
     rm -f /var/lib/containers/cache/blob-info-cache-v1.* "$HOME"/.local/share/containers/cache/blob-info-cache-v1.*
   }
-  push_p() { forget_blob_locations; seconds skopeo copy --dest-tls-verify=false --dest-creds "token:$token" oci:img:v1 "docker://127.0.0.1:$port/images/bench/app$1:v1"; }
-  push_r() { forget_blob_locations; seconds skopeo copy --dest-tls-verify=false oci:img:v1 "docker://127.0.0.1:$reg_port/bench/app$1:v1"; }
-  pull_p() { rm -rf "pulled-p"; seconds skopeo copy --src-tls-verify=false --src-creds "token:$token" "docker://127.0.0.1:$port/images/bench/app$1:v1" oci:pulled-p:v1; }
-  pull_r() { rm -rf "pulled-r"; seconds skopeo copy --src-tls-verify=false "docker://127.0.0.1:$reg_port/bench/app$1:v1" oci:pulled-r:v1; }
+  push_p() { forget_blob_locations; seconds "${pids[0]}" skopeo copy --dest-tls-verify=false --dest-creds "token:$token" oci:img:v1 "docker://127.0.0.1:$port/images/bench/app$1:v1"; }
+  push_r() { forget_blob_locations; seconds "$reg_pid" skopeo copy --dest-tls-verify=false oci:img:v1 "docker://127.0.0.1:$reg_port/bench/app$1:v1"; }
+  pull_p() { rm -rf "pulled-p"; seconds "${pids[0]}" skopeo copy --src-tls-verify=false --src-creds "token:$token" "docker://127.0.0.1:$port/images/bench/app$1:v1" oci:pulled-p:v1; }
+  pull_r() { rm -rf "pulled-r"; seconds "$reg_pid" skopeo copy --src-tls-verify=false "docker://127.0.0.1:$reg_port/bench/app$1:v1" oci:pulled-r:v1; }
   say "oci: skopeo push, pull, re-push, $ROUNDS rounds, alternating which registry goes first"
   (cd "$work"
     for round in $(seq 1 "$ROUNDS"); do
       for op in push pull repush; do
         fn=${op#re}
         if (( round % 2 )); then
-          p=$(${fn}_p "$round"); r=$(${fn}_r "$round")
+          read -r p pc < <(${fn}_p "$round"); read -r r rc < <(${fn}_r "$round")
         else
-          r=$(${fn}_r "$round"); p=$(${fn}_p "$round")
+          read -r r rc < <(${fn}_r "$round"); read -r p pc < <(${fn}_p "$round")
         fi
-        echo "$op $p $r" >> "$work/oci-times"
-        say "  round $round $op: packistry ${p}s, registry 2.8 ${r}s"
+        echo "$op $p $r $pc $rc" >> "$work/oci-times"
+        say "  round $round $op: packistry ${p}s (server CPU ${pc}s), registry 2.8 ${r}s (server CPU ${rc}s)"
       done
     done)
   for op in push pull repush; do
@@ -261,6 +266,15 @@ REG
     r=$(median $(awk -v op="$op" '$1 == op {print $3}' "$work/oci-times"))
     label=$op; [[ $op == repush ]] && label="re-push, all blobs present"
     x=$(ratio "$p" "$r"); row "oci $label (s, median of $ROUNDS)" "$p" "$r" "$x" "≤ 0.80× registry 2.8" "$(at_most "$x" 0.8)"
+  done
+  # How much of the machine each server took meanwhile (skopeo takes the rest): the wall
+  # time of a pull is mostly the client's.
+  for op in push pull repush; do
+    p=$(median $(awk -v op="$op" '$1 == op {print $4}' "$work/oci-times"))
+    r=$(median $(awk -v op="$op" '$1 == op {print $5}' "$work/oci-times"))
+    label=$op; [[ $op == repush ]] && label="re-push"
+    x=$(ratio "$p" "$(python3 -c "print(max($r, 0.01))")")
+    row "oci $label: server CPU (s, median)" "$p" "$r" "$x" "for the record" "-"
   done
 
   manifest_path=/v2/images/bench/app1/manifests/v1
