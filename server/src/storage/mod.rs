@@ -27,6 +27,9 @@ use crate::config::{ConfigError, StorageUrl};
 const S3_PART_SIZE: usize = 8 * 1024 * 1024;
 /// Read buffer when serving local blobs.
 const READ_CHUNK: usize = 1024 * 1024;
+/// While an upload arrives, its staging file is synced in the background every this many
+/// bytes.
+const SYNC_AHEAD: u64 = 4 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct BlobStore {
@@ -130,6 +133,8 @@ impl BlobStore {
         Ok(Staging {
             file: Some(tokio::io::BufWriter::with_capacity(256 * 1024, file)),
             guard: StagingGuard(path),
+            synced_to: 0,
+            syncing: None,
             sha256: (hashes != Hashes::None).then(Sha256::new),
             sha1: all.then(Sha1::new),
             md5: all.then(md5::Md5::new),
@@ -356,6 +361,9 @@ pub enum StageError {
 pub struct Staging {
     file: Option<tokio::io::BufWriter<tokio::fs::File>>,
     guard: StagingGuard,
+    /// Bytes already handed to a background `fdatasync` (see [`SYNC_AHEAD`]).
+    synced_to: u64,
+    syncing: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     sha256: Option<Sha256>,
     sha1: Option<Sha1>,
     md5: Option<md5::Md5>,
@@ -384,11 +392,26 @@ impl Staging {
         }
         if let Some(file) = self.file.as_mut() {
             file.write_all(chunk).await?;
+            // Start writing back what has arrived while the rest is still coming, so the
+            // sync that makes the upload durable at the end has little left to wait for.
+            let idle = self.syncing.as_ref().is_none_or(|s| s.is_finished());
+            if self.size - self.synced_to >= SYNC_AHEAD && idle {
+                if let Some(previous) = self.syncing.take() {
+                    previous.await.map_err(std::io::Error::other)??;
+                }
+                file.flush().await?;
+                let handle = file.get_ref().try_clone().await?.into_std().await;
+                self.syncing = Some(tokio::task::spawn_blocking(move || handle.sync_data()));
+                self.synced_to = self.size;
+            }
         }
         Ok(())
     }
 
     pub async fn finish(mut self) -> std::io::Result<Staged> {
+        if let Some(syncing) = self.syncing.take() {
+            syncing.await.map_err(std::io::Error::other)??;
+        }
         if let Some(mut file) = self.file.take() {
             file.flush().await?;
             file.into_inner().sync_all().await?;
