@@ -358,16 +358,7 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
             if answer.valid_until.is_none_or(|at| at > Utc::now()) {
                 let head = method == Method::HEAD;
                 if !head {
-                    let who = Downloader {
-                        address: peer,
-                        ..answer.who.clone()
-                    };
-                    ctx.state.downloads.image_pull(
-                        answer.package_id,
-                        reference,
-                        valid_digest(reference),
-                        &who,
-                    );
+                    answer.count_pull(ctx, reference, peer);
                 }
                 return Ok(answer.response(head));
             }
@@ -432,16 +423,7 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
                     let answer =
                         get_manifest(ctx, &package, &reference, &headers, head, who).await?;
                     if !head {
-                        let who = Downloader {
-                            address: peer,
-                            ..answer.who.clone()
-                        };
-                        ctx.state.downloads.image_pull(
-                            package.id,
-                            &reference,
-                            valid_digest(&reference),
-                            &who,
-                        );
+                        answer.count_pull(ctx, &reference, peer);
                         if let Some(key) = answer_key {
                             let mut answer = answer.clone();
                             answer.valid_until =
@@ -913,6 +895,17 @@ pub struct ManifestAnswer {
 }
 
 impl ManifestAnswer {
+    /// A GET of the manifest by `reference`, from `peer`: a pull of the image.
+    fn count_pull(&self, ctx: &Ctx, reference: &str, peer: Option<String>) {
+        let who = Downloader {
+            address: peer,
+            ..self.who.clone()
+        };
+        ctx.state
+            .downloads
+            .image_pull(self.package_id, reference, valid_digest(reference), &who);
+    }
+
     fn response(&self, head: bool) -> Response {
         let body = if head {
             Body::empty()
