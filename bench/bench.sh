@@ -8,7 +8,9 @@
 #   maven 256 MiB artifact wrk -t2 -c8 throughput     vs nginx sendfile of the same file
 #   maven 1 GiB upload     the server's peak resident memory (uploads must stream)
 #   oci push/pull/re-push  skopeo, a 20-layer 200 MiB image  vs docker-registry (CNCF
-#                                                       distribution 2.8) in the same run
+#                                                       distribution 2.8) in the same run;
+#                                                       the pull also from nginx serving the
+#                                                       image's files (the floor)
 #   oci manifest GET       wrk -t2 -c64, token auth   vs nginx serving the same bytes behind
 #                                                       auth_basic (the reference registry
 #                                                       printed for the record)
@@ -120,6 +122,7 @@ fi
 want maven && copy_to_nginx "$jar_path"
 TOKEN="$token" python3 -c 'import hashlib,base64,os;s=os.urandom(4);print("token:{SSHA}"+base64.b64encode(hashlib.sha1(os.environ["TOKEN"].encode()+s).digest()+s).decode())' > "$work/htpasswd"
 nginx_port=$(free_port)
+floor_port=$(free_port)
 mkdir -p "$work/nginx"
 cat > "$work/nginx.conf" <<NGINX
 worker_processes 2;
@@ -143,6 +146,14 @@ http {
     auth_basic "bench";
     auth_basic_user_file $work/htpasswd;
     etag on;
+  }
+  # The pull floor: an image's manifest and blobs as plain files, no authentication, the
+  # least work any registry could do for a pull.
+  server {
+    listen 127.0.0.1:$floor_port;
+    root $work/floor;
+    location = /v2/ { default_type application/json; return 200 '{}'; }
+    location /v2/floor/app/manifests/ { types { } default_type application/vnd.oci.image.manifest.v1+json; }
   }
 }
 NGINX
@@ -247,6 +258,16 @@ REG
   push_r() { forget_blob_locations; seconds "$reg_pid" skopeo copy --dest-tls-verify=false oci:img:v1 "docker://127.0.0.1:$reg_port/bench/app$1:v1"; }
   pull_p() { rm -rf "pulled-p"; seconds "${pids[0]}" skopeo copy --src-tls-verify=false --src-creds "token:$token" "docker://127.0.0.1:$port/images/bench/app$1:v1" oci:pulled-p:v1; }
   pull_r() { rm -rf "pulled-r"; seconds "$reg_pid" skopeo copy --src-tls-verify=false "docker://127.0.0.1:$reg_port/bench/app$1:v1" oci:pulled-r:v1; }
+  # The same image as static files for nginx (the floor): the manifest under its tag, each
+  # blob under its digest.
+  floor="$work/floor/v2/floor/app"
+  mkdir -p "$floor/manifests" "$floor/blobs"
+  manifest_digest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' "$work/img/index.json")
+  cp "$work/img/blobs/sha256/${manifest_digest#sha256:}" "$floor/manifests/v1"
+  for b in "$work"/img/blobs/sha256/*; do ln "$b" "$floor/blobs/sha256:$(basename "$b")"; done
+  chmod -R a+rX "$work/floor"
+  nginx_master=$(cat "$work/nginx/nginx.pid")
+  pull_f() { rm -rf "pulled-f"; seconds "$nginx_master" skopeo copy --src-tls-verify=false "docker://127.0.0.1:$floor_port/floor/app:v1" oci:pulled-f:v1; }
   say "oci: skopeo push, pull, re-push, $ROUNDS rounds, alternating which registry goes first"
   (cd "$work"
     for round in $(seq 1 "$ROUNDS"); do
@@ -258,6 +279,11 @@ REG
           read -r r rc < <(${fn}_r "$round"); read -r p pc < <(${fn}_p "$round")
         fi
         echo "$op $p $r $pc $rc" >> "$work/oci-times"
+        if [[ $op == pull ]]; then
+          read -r f _ < <(pull_f)
+          echo "floor $f" >> "$work/oci-times"
+          say "  round $round pull from nginx static files: ${f}s"
+        fi
         say "  round $round $op: packistry ${p}s (server CPU ${pc}s), registry 2.8 ${r}s (server CPU ${rc}s)"
       done
     done)
@@ -267,6 +293,11 @@ REG
     label=$op; [[ $op == repush ]] && label="re-push, all blobs present"
     x=$(ratio "$p" "$r"); row "oci $label (s, median of $ROUNDS)" "$p" "$r" "$x" "≤ 0.80× registry 2.8" "$(at_most "$x" 0.8)"
   done
+  # No server can pull faster than nginx handing out the files: if the floor is above 0.8×
+  # the reference, so is every registry, and the pull time is the client's.
+  f=$(median $(awk '$1 == "floor" {print $2}' "$work/oci-times"))
+  r=$(median $(awk '$1 == "pull" {print $3}' "$work/oci-times"))
+  row "oci pull, nginx static files (s, floor)" "$f" "$r" "$(ratio "$f" "$r")" "for the record: the least any server can take" "-"
   # How much of the machine each server took meanwhile (skopeo takes the rest): the wall
   # time of a pull is mostly the client's.
   for op in push pull repush; do
