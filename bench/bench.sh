@@ -174,7 +174,7 @@ rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 def ms(text):
     value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-p99 = ms(re.search(r"99%\s+(\S+)", out).group(1))
+p99 = ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))
 t = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
 mib = float(t.group(1)) * {"B": 1/1048576, "KB": 1/1024, "MB": 1, "GB": 1024}[t.group(2)]
 errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

@@ -101,6 +101,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 tick.tick().await;
                 state.tokens.flush_last_used(&state.db).await;
                 state.downloads.flush(&state.db).await;
+                // Histogram samples wait in memory until drained: without this, a server
+                // nobody scrapes would grow with every request.
+                state.metrics.run_upkeep();
             }
         })
     };

@@ -31,6 +31,42 @@ async fn starts_with_no_setup_and_reports_health_readiness_and_metrics() {
         text.contains("http_request_duration_seconds_bucket"),
         "{text}"
     );
+    // Later requests of a series count on the same handles; another status is its own series.
+    for _ in 0..2 {
+        let health = http.get(server.url("/healthz")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+    }
+    let missing = http
+        .get(server.url("/composer/nowhere/packages.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let text = http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"http_requests_total{method="GET",route="/healthz",status="200"} 3"#,
+        r#"http_request_duration_seconds_count{method="GET",route="/healthz",status="200"} 3"#,
+        r#"http_requests_total{method="GET",route="/composer/{repo}/packages.json",status="404"} 1"#,
+        r#"http_requests_total{method="GET",route="/metrics",status="200"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+    // Each response is logged at info, inside the request's span.
+    let logs = server.logs();
+    assert!(
+        logs.lines().any(|l| l.contains("http.request")
+            && l.contains(r#"http.route="/composer/{repo}/packages.json""#)
+            && l.contains("http.status=404")
+            && l.contains("response")),
+        "{logs}"
+    );
 
     // First start with no users: the log says exactly how to create the first admin.
     assert!(

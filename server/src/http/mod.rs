@@ -8,13 +8,10 @@ mod sso;
 mod webhooks;
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
 use axum::routing::get;
 use axum::Router;
-use tower_http::trace::TraceLayer;
-use tracing::Span;
 
 use crate::state::SharedState;
 
@@ -46,33 +43,7 @@ pub fn router(state: SharedState) -> Router {
         .layer(DefaultBodyLimit::max(
             usize::try_from(state.config.max_body_size).unwrap_or(usize::MAX),
         ))
-        .layer(axum::middleware::from_fn(metrics::track))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request| {
-                    // Fields are only evaluated when the span is enabled.
-                    tracing::info_span!(
-                        "http.request",
-                        http.method = %request.method(),
-                        http.route = request
-                            .extensions()
-                            .get::<MatchedPath>()
-                            .map_or("fallback", |p| p.as_str()),
-                        http.path = %request.uri().path(),
-                        http.status = tracing::field::Empty,
-                        http.latency_ms = tracing::field::Empty,
-                    )
-                })
-                .on_request(|_: &Request, _: &Span| tracing::debug!("request"))
-                .on_response(
-                    |response: &axum::response::Response, latency: Duration, span: &Span| {
-                        span.record("http.status", response.status().as_u16());
-                        span.record("http.latency_ms", latency.as_millis() as u64);
-                        tracing::info!("response");
-                    },
-                )
-                .on_failure(()),
-        )
+        .layer(metrics::ObserveLayer)
         .with_state(state)
 }
 
