@@ -177,6 +177,13 @@ pub async fn abandon_idle_uploads(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    // Only methods that carry a body upload anything: the rest go by untouched.
+    if !matches!(
+        *request.method(),
+        http::Method::PUT | http::Method::POST | http::Method::PATCH
+    ) {
+        return next.run(request).await;
+    }
     let idle = std::time::Duration::from_secs(state.config.upload_idle_seconds);
     let request = request
         .map(|body| axum::body::Body::new(tower_http::timeout::TimeoutBody::new(idle, body)));
