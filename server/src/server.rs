@@ -54,6 +54,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, ConfigError> {
         manifest_cache: crate::state::hot_cache(),
         manifest_bytes: crate::state::manifest_bytes_cache(),
         manifest_answers: crate::state::answer_cache(),
+        metadata_answers: crate::state::answer_cache(),
         sso_http: crate::auth::sso::http_client(),
         jobs_wake: tokio::sync::Notify::new(),
         jobs_claim: tokio::sync::Mutex::new(()),

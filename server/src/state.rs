@@ -49,6 +49,10 @@ pub struct AppState {
     /// [`crate::protocols::oci::ManifestAnswer`]), for [`ANSWER_TTL`].
     pub manifest_answers:
         moka::future::Cache<String, std::sync::Arc<crate::protocols::oci::ManifestAnswer>>,
+    /// Composer p2 answers by the request that got them (see
+    /// [`crate::protocols::composer::MetadataAnswer`]), for [`ANSWER_TTL`].
+    pub metadata_answers:
+        moka::future::Cache<String, std::sync::Arc<crate::protocols::composer::MetadataAnswer>>,
     /// Talks to single sign-on providers (see [`crate::auth::sso::http_client`]).
     pub sso_http: reqwest::Client,
     /// Wakes this replica's job worker when it queues a job.
@@ -139,6 +143,7 @@ impl AppState {
         self.package_cache.invalidate_all();
         self.manifest_cache.invalidate_all();
         self.manifest_answers.invalidate_all();
+        self.metadata_answers.invalidate_all();
     }
 
     /// Forget cached repositories and grants after a change made through this replica.
@@ -146,12 +151,14 @@ impl AppState {
         self.repository_cache.invalidate_all();
         self.grants_cache.invalidate_all();
         self.manifest_answers.invalidate_all();
+        self.metadata_answers.invalidate_all();
     }
 
     /// Forget cached tokens (and what they were answered) after a token or user changed.
     pub fn forget_tokens(&self) {
         self.tokens.invalidate_all();
         self.manifest_answers.invalidate_all();
+        self.metadata_answers.invalidate_all();
     }
 }
 

@@ -859,3 +859,83 @@ async fn packages_through_graphql_upload_browse_count_and_delete() {
     .await;
     assert_eq!(status, 404);
 }
+
+/// p2 answers are repeated to the same credentials for a moment, but an upload, a revoked
+/// grant or a revoked token through this server takes effect on the very next request, and
+/// a conditional request is still answered 304 from the kept answer.
+#[tokio::test]
+async fn repeated_metadata_answers_follow_uploads_and_revocations() {
+    let s = setup(TestEnv::new());
+    publish(&s, "acme/cached", "1.0.0").await;
+    let path = "/composer/libs/p2/acme/cached.json";
+    let versions = |body: &str| -> Vec<String> {
+        let document: Value = serde_json::from_str(body).unwrap();
+        document["packages"]["acme/cached"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["version"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut etag = String::new();
+    for _ in 0..3 {
+        let response = client()
+            .get(s.server.url(path))
+            .bearer_auth(&s.reader)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        etag = response.headers()["etag"].to_str().unwrap().to_owned();
+        assert_eq!(versions(&response.text().await.unwrap()), ["1.0.0"]);
+    }
+    let unchanged = client()
+        .get(s.server.url(path))
+        .bearer_auth(&s.reader)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status(), 304);
+    // Another caller is not given the reader's answer.
+    assert_eq!(get(&s.server, path, None).await.0, 401);
+    assert_eq!(get(&s.server, path, Some("pkpat-not-a-token")).await.0, 401);
+
+    publish(&s, "acme/cached", "1.1.0").await;
+    let (status, body) = get(&s.server, path, Some(&s.reader)).await;
+    assert_eq!(status, 200);
+    assert_eq!(versions(&body), ["1.1.0", "1.0.0"]);
+
+    // The reader's token is revoked through GraphQL: refused at once.
+    let graphql = |query: &'static str, variables: Value| {
+        client()
+            .post(s.server.url("/graphql"))
+            .bearer_auth(&s.reader)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+    };
+    let mine: Value = graphql("{ myTokens { id } }", json!({}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = mine["data"]["myTokens"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked: Value = graphql(
+        "mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }",
+        json!({ "id": id }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(
+        revoked["data"]["revokeToken"]["revokedAt"].is_string(),
+        "{revoked}"
+    );
+    assert_eq!(get(&s.server, path, Some(&s.reader)).await.0, 401);
+}

@@ -67,12 +67,23 @@ impl axum::extract::FromRequestParts<crate::state::SharedState> for TokenAuth {
         parts: &mut http::request::Parts,
         state: &crate::state::SharedState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(secret) = crate::auth::token::secret_from_headers(&parts.headers) else {
-            return Ok(TokenAuth(None));
+        Ok(TokenAuth::from_headers(state, &parts.headers).await)
+    }
+}
+
+impl TokenAuth {
+    /// The token of a request's headers, authenticated (for handlers that look at a cache
+    /// before they need to know who asks).
+    pub async fn from_headers(
+        state: &crate::state::SharedState,
+        headers: &http::HeaderMap,
+    ) -> Self {
+        let Some(secret) = crate::auth::token::secret_from_headers(headers) else {
+            return TokenAuth(None);
         };
-        Ok(TokenAuth(Some(match secret {
+        TokenAuth(Some(match secret {
             Ok(secret) => state.tokens.authenticate(&state.db, &secret).await,
             Err(err) => Err(err),
-        })))
+        }))
     }
 }

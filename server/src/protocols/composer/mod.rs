@@ -235,13 +235,56 @@ async fn packages_json(
     Ok(conditional(&headers, JSON, body, &etag, last_modified))
 }
 
+/// A p2 document as answered to a token or to nobody: kept briefly by the credentials and
+/// path of the request (see [`crate::state::ANSWER_TTL`]), so Composer's bursts of metadata
+/// requests are answered without authenticating each one again. Changes through this
+/// replica (uploads, deletes, grants, tokens) forget the answers at once.
+pub struct MetadataAnswer {
+    body: Bytes,
+    etag: String,
+    updated_at: DateTime<chrono::Utc>,
+    /// When the token that asked expires.
+    valid_until: Option<DateTime<chrono::Utc>>,
+}
+
+/// The request a p2 answer is kept by, or `None` when it is not kept: one carrying a browser
+/// session (whose end this replica is not told of) is always looked at afresh.
+fn answer_key(headers: &HeaderMap, uri: &http::Uri) -> Option<String> {
+    if headers.contains_key(http::header::COOKIE) {
+        return None;
+    }
+    let mut key = String::with_capacity(192);
+    if let Some(auth) = headers.get(http::header::AUTHORIZATION) {
+        key.push_str(&String::from_utf8_lossy(auth.as_bytes()));
+    }
+    key.push('\n');
+    key.push_str(uri.path());
+    Some(key)
+}
+
+/// The p2 document of a package: its released versions, or its dev versions (`~dev.json`).
 async fn p2(
     State(state): State<SharedState>,
     Extension(mount): Extension<Mount>,
     Path((repo, vendor, file)): Path<(String, String, String)>,
+    uri: http::Uri,
     headers: HeaderMap,
-    auth: TokenAuth,
 ) -> Answer {
+    let answer_key = answer_key(&headers, &uri);
+    if let Some(key) = &answer_key {
+        if let Some(answer) = state.metadata_answers.get(key).await {
+            if answer.valid_until.is_none_or(|at| at > chrono::Utc::now()) {
+                return Ok(conditional(
+                    &headers,
+                    JSON,
+                    answer.body.clone(),
+                    &answer.etag,
+                    answer.updated_at,
+                ));
+            }
+        }
+    }
+    let auth = TokenAuth::from_headers(&state, &headers).await;
     let (access, repository) = open(&state, auth, &headers, &repo).await?;
     let (stem, dev) = match file.strip_suffix("~dev.json") {
         Some(stem) => (stem, true),
@@ -282,6 +325,18 @@ async fn p2(
             (body, etag)
         }
     };
+    if let Some(key) = answer_key {
+        let answer = MetadataAnswer {
+            body: body.clone(),
+            etag: etag.clone(),
+            updated_at: package.updated_at,
+            valid_until: access.principal.token().and_then(|t| t.expires_at),
+        };
+        state
+            .metadata_answers
+            .insert(key, std::sync::Arc::new(answer))
+            .await;
+    }
     Ok(conditional(&headers, JSON, body, &etag, package.updated_at))
 }
 
