@@ -9,8 +9,8 @@
 #   maven 1 GiB upload     the server's peak resident memory (uploads must stream)
 #   oci push/pull/re-push  skopeo, a 20-layer 200 MiB image  vs docker-registry (CNCF
 #                                                       distribution 2.8) in the same run;
-#                                                       the pull also from nginx serving the
-#                                                       image's files (the floor)
+#                                                       pull and re-push also against nginx
+#                                                       serving the image's files (the floor)
 #   oci manifest GET       wrk -t2 -c64, token auth   vs nginx serving the same bytes behind
 #                                                       auth_basic (the reference registry
 #                                                       printed for the record)
@@ -147,13 +147,17 @@ http {
     auth_basic_user_file $work/htpasswd;
     etag on;
   }
-  # The pull floor: an image's manifest and blobs as plain files, no authentication, the
-  # least work any registry could do for a pull.
+  # The floor: an image's manifest and blobs as plain files, no authentication, and a
+  # manifest PUT taken without a look, the least work any registry could do for a pull or
+  # a re-push.
   server {
     listen 127.0.0.1:$floor_port;
     root $work/floor;
     location = /v2/ { default_type application/json; return 200 '{}'; }
-    location /v2/floor/app/manifests/ { types { } default_type application/vnd.oci.image.manifest.v1+json; }
+    location /v2/floor/app/manifests/ {
+      if (\$request_method = PUT) { return 201; }
+      types { } default_type application/vnd.oci.image.manifest.v1+json;
+    }
   }
 }
 NGINX
@@ -268,6 +272,7 @@ REG
   chmod -R a+rX "$work/floor"
   nginx_master=$(cat "$work/nginx/nginx.pid")
   pull_f() { rm -rf "pulled-f"; seconds "$nginx_master" skopeo copy --src-tls-verify=false "docker://127.0.0.1:$floor_port/floor/app:v1" oci:pulled-f:v1; }
+  repush_f() { seconds "$nginx_master" skopeo copy --dest-tls-verify=false oci:img:v1 "docker://127.0.0.1:$floor_port/floor/app:v1"; }
   say "oci: skopeo push, pull, re-push, $ROUNDS rounds, alternating which registry goes first"
   (cd "$work"
     for round in $(seq 1 "$ROUNDS"); do
@@ -279,10 +284,10 @@ REG
           read -r r rc < <(${fn}_r "$round"); read -r p pc < <(${fn}_p "$round")
         fi
         echo "$op $p $r $pc $rc" >> "$work/oci-times"
-        if [[ $op == pull ]]; then
-          read -r f _ < <(pull_f)
-          echo "floor $f" >> "$work/oci-times"
-          say "  round $round pull from nginx static files: ${f}s"
+        if [[ $op != push ]]; then
+          read -r f _ < <(${op}_f)
+          echo "floor-$op $f" >> "$work/oci-times"
+          say "  round $round $op against nginx static files: ${f}s"
         fi
         say "  round $round $op: packistry ${p}s (server CPU ${pc}s), registry 2.8 ${r}s (server CPU ${rc}s)"
       done
@@ -295,9 +300,11 @@ REG
   done
   # No server can pull faster than nginx handing out the files: if the floor is above 0.8×
   # the reference, so is every registry, and the pull time is the client's.
-  f=$(median $(awk '$1 == "floor" {print $2}' "$work/oci-times"))
-  r=$(median $(awk '$1 == "pull" {print $3}' "$work/oci-times"))
-  row "oci pull, nginx static files (s, floor)" "$f" "$r" "$(ratio "$f" "$r")" "for the record: the least any server can take" "-"
+  for op in pull repush; do
+    f=$(median $(awk -v op="floor-$op" '$1 == op {print $2}' "$work/oci-times"))
+    r=$(median $(awk -v op="$op" '$1 == op {print $3}' "$work/oci-times"))
+    row "oci $op, nginx static files (s, floor)" "$f" "$r" "$(ratio "$f" "$r")" "for the record: the least any server can take" "-"
+  done
   # How much of the machine each server took meanwhile (skopeo takes the rest): the wall
   # time of a pull is mostly the client's.
   for op in push pull repush; do

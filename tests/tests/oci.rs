@@ -918,6 +918,30 @@ async fn maintenance_collects_garbage_and_abandoned_uploads() {
         .unwrap();
     assert_eq!(response.text().await.unwrap(), tagged);
     assert!(files_under(&s.env.data_dir.path().join("blobs/uploads")).is_empty());
+
+    // Pushed again: bytes still stored are only renewed, collected ones are written anew.
+    assert!(!blob_file(untagged.as_bytes()).exists());
+    push_blob(dropped_layer.clone()).await;
+    for (tag, body) in [("v2", &tagged), ("again", &untagged)] {
+        let response = client()
+            .put(s.server.url(&format!("/v2/images/app/manifests/{tag}")))
+            .basic_auth("token", Some(&s.writer))
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        assert!(blob_file(body.as_bytes()).exists());
+        let response = client()
+            .get(s.server.url(&format!("/v2/images/app/manifests/{tag}")))
+            .basic_auth("token", Some(&s.reader))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(&response.text().await.unwrap(), body);
+    }
 }
 
 /// A manifest asked again with the same credentials is answered from memory for a moment;

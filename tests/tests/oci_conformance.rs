@@ -617,6 +617,75 @@ async fn push() {
     assert_eq!(got.status().as_u16(), 200);
 }
 
+/// SHA-512 digests name blobs and manifests as SHA-256 ones do.
+#[tokio::test]
+async fn sha512_digests() {
+    use sha2::Sha512;
+    let r = registry();
+    let sha512 = |bytes: &[u8]| format!("sha512:{}", hex(&Sha512::digest(bytes)));
+    let (config, layer, _) = image("sha512");
+    for blob in [&config, &layer] {
+        let digest = sha512(&blob.bytes);
+        let posted = r
+            .request(Method::POST, "/v2/{name}/blobs/uploads/")
+            .query(&[("digest", &digest)])
+            .header("content-type", "application/octet-stream")
+            .body(blob.bytes.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status().as_u16(), 201, "{}", body(posted).await);
+        assert_eq!(
+            header(&posted, "docker-content-digest"),
+            Some(digest.as_str())
+        );
+        let got = r
+            .request(Method::GET, &format!("/v2/{{name}}/blobs/{digest}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status().as_u16(), 200);
+        assert_eq!(header(&got, "docker-content-digest"), Some(digest.as_str()));
+        assert_eq!(got.bytes().await.unwrap().as_ref(), blob.bytes.as_slice());
+    }
+    // A digest that is not the content's is refused.
+    let wrong = sha512(b"something else");
+    let posted = r
+        .request(Method::POST, "/v2/{name}/blobs/uploads/")
+        .query(&[("digest", &wrong)])
+        .body(b"not that".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status().as_u16(), 400);
+    assert_eq!(error_code(posted).await, "DIGEST_INVALID");
+
+    let descriptor512 = |media_type: &str, blob: &Blob| json!({ "mediaType": media_type, "digest": sha512(&blob.bytes), "size": blob.bytes.len() });
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor512(OCI_CONFIG, &config),
+        "layers": [descriptor512(OCI_LAYER, &layer)],
+    }))
+    .unwrap();
+    let digest = sha512(&manifest);
+    let put = r.put_manifest(&digest, OCI_MANIFEST, &manifest).await;
+    assert_eq!(put.status().as_u16(), 201, "{}", body(put).await);
+    assert_eq!(header(&put, "docker-content-digest"), Some(digest.as_str()));
+    let mismatched = r.put_manifest(&sha512(b"x"), OCI_MANIFEST, &manifest).await;
+    assert_eq!(mismatched.status().as_u16(), 400);
+    assert_eq!(error_code(mismatched).await, "DIGEST_INVALID");
+    let got = r
+        .request(Method::GET, &format!("/v2/{{name}}/manifests/{digest}"))
+        .header("accept", OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(header(&got, "docker-content-digest"), Some(digest.as_str()));
+    assert_eq!(got.bytes().await.unwrap().as_ref(), manifest.as_slice());
+}
+
 #[tokio::test]
 async fn content_discovery() {
     let r = registry();

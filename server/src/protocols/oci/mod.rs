@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::db::entities::{
-    oci_blobs, oci_manifests, oci_tags, oci_uploads, packages, repositories,
+    blobs, oci_blobs, oci_manifests, oci_tags, oci_uploads, packages, repositories,
 };
 use crate::error::Error;
 use crate::services::access::{Access, PackageScope};
@@ -1071,6 +1071,44 @@ async fn commit_blob(ctx: &Ctx, staged: &Staged) -> Result<(), OciError> {
     Ok(())
 }
 
+/// Renew the commit time of a stored blob, if there is one: true when it is stored. A
+/// garbage collection that has not yet removed it will then spare it (it removes only
+/// blobs older than its grace period, each with one conditional delete).
+async fn renew_blob(ctx: &Ctx, sha256: &str) -> Result<bool, OciError> {
+    let _turn = package_service::write_turn(&ctx.state.db).await;
+    let renewed = blobs::Entity::update_many()
+        .col_expr(
+            blobs::Column::CreatedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(blobs::Column::Digest.eq(sha256))
+        .exec(&ctx.state.db)
+        .await?;
+    Ok(renewed.rows_affected == 1)
+}
+
+/// Which of `digests` the image holds, in one query per few hundred.
+async fn held_among(
+    ctx: &Ctx,
+    package: &packages::Model,
+    digests: &[String],
+) -> Result<std::collections::HashSet<String>, OciError> {
+    use sea_orm::QuerySelect;
+    let mut held = std::collections::HashSet::new();
+    for batch in digests.chunks(500) {
+        let found: Vec<String> = oci_blobs::Entity::find()
+            .select_only()
+            .column(oci_blobs::Column::Digest)
+            .filter(oci_blobs::Column::PackageId.eq(package.id))
+            .filter(oci_blobs::Column::Digest.is_in(batch.iter().cloned()))
+            .into_tuple()
+            .all(&ctx.state.db)
+            .await?;
+        held.extend(found);
+    }
+    Ok(held)
+}
+
 async fn find_held(
     ctx: &Ctx,
     package: &packages::Model,
@@ -1191,8 +1229,9 @@ async fn put_manifest(
     {
         return Err(invalid("an image manifest needs a config".into()));
     }
+    let held = held_among(ctx, &package, &blobs).await?;
     for digest in &blobs {
-        if !valid_digest(digest) || find_held(ctx, &package, digest).await?.is_none() {
+        if !valid_digest(digest) || !held.contains(digest) {
             return Err(OciError::new(
                 StatusCode::BAD_REQUEST,
                 "MANIFEST_BLOB_UNKNOWN",
@@ -1209,31 +1248,15 @@ async fn put_manifest(
             ));
         }
     }
-    // Store the exact bytes; their digest names the manifest.
-    let mut staging = ctx
-        .state
-        .blobs
-        .stage_hashing(
-            MANIFEST_LIMIT as u64,
-            if reference.starts_with("sha512:") {
-                Hashes::Sha256AndSha512
-            } else {
-                Hashes::Sha256
-            },
-        )
-        .await
-        .map_err(Error::internal)?;
-    staging
-        .write(&bytes)
-        .await
-        .map_err(|e| Error::internal(anyhow::anyhow!(e.to_string())))?;
-    let staged = staging.finish().await.map_err(Error::internal)?;
-    let algorithm = if is_digest {
-        reference.split(':').next().unwrap_or("sha256")
+    // The exact bytes, named by their digest: refused before anything is written when the
+    // reference is a digest they do not have.
+    use sha2::Digest as _;
+    let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    let digest = if is_digest && reference.starts_with("sha512:") {
+        format!("sha512:{}", hex::encode(sha2::Sha512::digest(&bytes)))
     } else {
-        "sha256"
+        format!("sha256:{sha256}")
     };
-    let digest = digest_of(&staged, algorithm);
     if is_digest && digest != reference {
         return Err(OciError::new(
             StatusCode::BAD_REQUEST,
@@ -1241,7 +1264,22 @@ async fn put_manifest(
             format!("the manifest's digest is {digest}, not {reference}"),
         ));
     }
-    commit_blob(ctx, &staged).await?;
+    // Stored already (a re-push, another tag): the blob's time is renewed, which keeps it
+    // from garbage collection as a new commit would, and nothing is written again.
+    if !renew_blob(ctx, &sha256).await? {
+        let mut staging = ctx
+            .state
+            .blobs
+            .stage_hashing(MANIFEST_LIMIT as u64, Hashes::Sha256)
+            .await
+            .map_err(Error::internal)?;
+        staging
+            .write(&bytes)
+            .await
+            .map_err(|e| Error::internal(anyhow::anyhow!(e.to_string())))?;
+        let staged = staging.finish().await.map_err(Error::internal)?;
+        commit_blob(ctx, &staged).await?;
+    }
     let subject = manifest
         .get("subject")
         .and_then(|s| s.get("digest"))
@@ -1263,7 +1301,7 @@ async fn put_manifest(
         package_id: Set(package.id),
         digest: Set(digest.clone()),
         media_type: Set(media_type.clone()),
-        blob_sha256: Set(staged.sha256.clone()),
+        blob_sha256: Set(sha256),
         size: Set(bytes.len() as i64),
         subject_digest: Set(subject.clone()),
         artifact_type: Set(artifact_type),
