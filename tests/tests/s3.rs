@@ -302,3 +302,118 @@ async fn two_replicas_share_the_bucket_and_finish_each_others_uploads() {
     assert!(files_under(&env.data_dir.path().join("blobs")).is_empty());
     assert!(files_under(&env.data_dir.path().join("tmp")).is_empty());
 }
+
+/// Garbage collection on the bucket: an untagged manifest and the layer only it used go,
+/// through the set-aside step (an object copied aside, then removed), and leave nothing
+/// aside; a tagged image stays whole.
+#[tokio::test]
+async fn garbage_collection_clears_the_bucket_and_leaves_nothing_aside() {
+    if !s3::available() {
+        return;
+    }
+    let bucket = S3::start("packistry-gc").await;
+    let mut env = TestEnv::new()
+        .with_env("PACKISTRY_MAINTENANCE_INTERVAL_SECONDS", "1")
+        .with_env("PACKISTRY_GC_GRACE_SECONDS", "0");
+    for (key, value) in bucket.env("registry") {
+        env = env.with_env(key, &value);
+    }
+    env.cli_ok(&["repo", "create", "images", "--format", "container"]);
+    env.create_user("admin@example.com", "admin", "admin-password-1");
+    let token = env.cli_ok(&[
+        "token",
+        "create",
+        "--user",
+        "admin@example.com",
+        "--name",
+        "ci",
+        "--all-repositories",
+        "--role",
+        "administrator",
+    ]);
+    let server = env.start();
+    let push_blob = |bytes: Vec<u8>| {
+        let (server, token) = (&server, &token);
+        async move {
+            let path = format!("/v2/images/app/blobs/uploads/?digest={}", sha256(&bytes));
+            let response = send(server, token, reqwest::Method::POST, &path)
+                .await
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 201);
+        }
+    };
+    let config = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();
+    let kept = b"a layer the tagged image uses".to_vec();
+    let dropped = b"a layer only the untagged manifest uses".to_vec();
+    for bytes in [&config, &kept, &dropped] {
+        push_blob(bytes.clone()).await;
+    }
+    let manifest = |layer: &[u8]| {
+        json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len() },
+            "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha256(layer), "size": layer.len() }],
+        })
+        .to_string()
+    };
+    let tagged = manifest(&kept);
+    let untagged = manifest(&dropped);
+    for (reference, body) in [
+        ("v1".to_owned(), &tagged),
+        (sha256(untagged.as_bytes()), &untagged),
+    ] {
+        let path = format!("/v2/images/app/manifests/{reference}");
+        let response = send(&server, &token, reqwest::Method::PUT, &path)
+            .await
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+    }
+    let hex_of = |bytes: &[u8]| sha256(bytes).trim_start_matches("sha256:").to_owned();
+    let mut keys = Vec::new();
+    for _ in 0..60 {
+        keys = bucket.keys().await;
+        let gone = |bytes: &[u8]| !keys.iter().any(|k| k.ends_with(&hex_of(bytes)));
+        if gone(&dropped) && gone(untagged.as_bytes()) && !keys.iter().any(|k| k.contains("trash/"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    for bytes in [dropped.as_slice(), untagged.as_bytes()] {
+        assert!(
+            !keys.iter().any(|k| k.ends_with(&hex_of(bytes))),
+            "collected: {keys:?}"
+        );
+    }
+    assert!(!keys.iter().any(|k| k.contains("trash/")), "{keys:?}");
+    for bytes in [&config, &kept] {
+        assert!(keys.iter().any(|k| k.ends_with(&hex_of(bytes))), "{keys:?}");
+        let path = format!("/v2/images/app/blobs/{}", sha256(bytes));
+        let response = send(&server, &token, reqwest::Method::GET, &path)
+            .await
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(response.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    }
+    let response = send(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/v2/images/app/manifests/v1",
+    )
+    .await
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.text().await.unwrap(), tagged);
+}

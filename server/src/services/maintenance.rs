@@ -196,10 +196,16 @@ pub async fn run(state: &SharedState) -> Result<Report> {
             break;
         }
     }
+    // Each delete is conditional on the time read above: a manifest pushed again meanwhile
+    // (its time renewed before its tag is set) stays.
     for m in &manifests {
         if !keep.contains(&(m.package_id, m.digest.clone())) {
-            oci_manifests::Entity::delete_by_id(m.id).exec(db).await?;
-            report.manifests += 1;
+            let deleted = oci_manifests::Entity::delete_many()
+                .filter(oci_manifests::Column::Id.eq(m.id))
+                .filter(oci_manifests::Column::CreatedAt.lt(grace))
+                .exec(db)
+                .await?;
+            report.manifests += deleted.rows_affected;
         }
     }
 
@@ -223,12 +229,36 @@ pub async fn run(state: &SharedState) -> Result<Report> {
         .await?
     {
         if !used.contains(&(held.package_id, held.digest.clone())) {
-            oci_blobs::Entity::delete_by_id(held.id).exec(db).await?;
-            report.image_blobs += 1;
+            // Conditional too: a manifest pushed meanwhile renews the links it names.
+            let deleted = oci_blobs::Entity::delete_many()
+                .filter(oci_blobs::Column::Id.eq(held.id))
+                .filter(oci_blobs::Column::CreatedAt.lt(grace))
+                .exec(db)
+                .await?;
+            report.image_blobs += deleted.rows_affected;
         }
     }
 
-    // 4. Stored blobs nothing references. One conditional DELETE per blob decides, so a
+    // 4. Stored blobs nothing references. First, what an interrupted pass set aside goes
+    //    back when a row names it, or goes.
+    for (aside, digest) in state
+        .blobs
+        .set_aside_keys()
+        .await
+        .map_err(Error::internal)?
+    {
+        let named = blobs::Entity::find_by_id(digest.clone())
+            .one(db)
+            .await?
+            .is_some();
+        if named {
+            state.blobs.put_back(&aside, &digest).await
+        } else {
+            state.blobs.delete_key(&aside).await
+        }
+        .map_err(Error::internal)?;
+    }
+    //    Then the stored blobs nothing references. One conditional DELETE per blob decides, so a
     //    blob committed again meanwhile (its time renewed) or referenced meanwhile stays.
     for blob in blobs::Entity::find()
         .filter(blobs::Column::CreatedAt.lt(grace))
@@ -265,11 +295,29 @@ pub async fn run(state: &SharedState) -> Result<Report> {
             .exec(db)
             .await?;
         if deleted.rows_affected == 1 {
-            state
-                .blobs
-                .delete(&blob.digest)
+            // The file is set aside, not removed, until no row names it again: a push of the
+            // same bytes may have written its row after the delete above and found the file
+            // still there, and would lose it.
+            let blobs = &state.blobs;
+            if let Some(aside) = blobs
+                .set_aside(&blob.digest)
                 .await
+                .map_err(Error::internal)?
+            {
+                let named_again = blobs::Entity::find_by_id(blob.digest.clone())
+                    .one(db)
+                    .await?
+                    .is_some();
+                if named_again {
+                    blobs.put_back(&aside, &blob.digest).await
+                } else {
+                    blobs.delete_key(&aside).await
+                }
                 .map_err(Error::internal)?;
+                if named_again {
+                    continue;
+                }
+            }
             report.blobs += 1;
             report.bytes += blob.size as u64;
         }

@@ -314,6 +314,64 @@ impl BlobStore {
         }
     }
 
+    /// Move a blob out of the way under a key of its own (garbage collection, before it
+    /// knows whether to remove it or to put it back); `None` when there is no such blob.
+    pub async fn set_aside(&self, sha256_hex: &str) -> anyhow::Result<Option<String>> {
+        let aside = format!("trash/{sha256_hex}-{}", uuid::Uuid::new_v4().simple());
+        match self
+            .store
+            .rename(
+                &ObjectPath::from(blob_path(sha256_hex)),
+                &ObjectPath::from(aside.as_str()),
+            )
+            .await
+        {
+            Ok(()) => Ok(Some(aside)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The blobs set aside and not yet put back or removed (a collection was interrupted),
+    /// as (key, digest).
+    pub async fn set_aside_keys(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let mut found = Vec::new();
+        let prefix = ObjectPath::from("trash");
+        let mut listing = self.store.list(Some(&prefix));
+        while let Some(meta) = listing.next().await {
+            let key = meta?.location.to_string();
+            let digest = key
+                .strip_prefix("trash/")
+                .and_then(|name| name.split_once('-'))
+                .map(|(digest, _)| digest.to_owned());
+            if let Some(digest) = digest {
+                found.push((key, digest));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Put a blob set aside back under its digest (identical bytes may already be there).
+    pub async fn put_back(&self, aside: &str, sha256_hex: &str) -> anyhow::Result<()> {
+        self.store
+            .rename(
+                &ObjectPath::from(aside),
+                &ObjectPath::from(blob_path(sha256_hex)),
+            )
+            .await?;
+        // A rename between two links of one file does nothing (the bytes committed again
+        // were linked from the same staging file): the key set aside may still be there.
+        self.delete_key(aside).await
+    }
+
+    /// Remove an object by key.
+    pub async fn delete_key(&self, key: &str) -> anyhow::Result<()> {
+        match self.store.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// Remove a blob nobody references any more.
     pub async fn delete(&self, sha256_hex: &str) -> anyhow::Result<()> {
         match self
@@ -454,5 +512,52 @@ pub struct Staged {
 impl Staged {
     pub fn path(&self) -> &Path {
         &self.guard.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_blob_set_aside_goes_back_or_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            BlobStore::open(&StorageUrl::Local(dir.path().join("blobs")), dir.path()).unwrap();
+        let mut staging = store.stage(1024).await.unwrap();
+        staging.write(b"some bytes").await.unwrap();
+        let staged = staging.finish().await.unwrap();
+        store.commit(&staged).await.unwrap();
+        let digest = staged.sha256.clone();
+        let read = |store: BlobStore, digest: String| async move {
+            let mut bytes = Vec::new();
+            let mut stream = store.read(&digest).await?;
+            while let Some(chunk) = stream.next().await {
+                bytes.extend_from_slice(&chunk?);
+            }
+            anyhow::Ok(bytes)
+        };
+
+        let aside = store.set_aside(&digest).await.unwrap().expect("the blob");
+        assert!(read(store.clone(), digest.clone()).await.is_err());
+        assert_eq!(
+            store.set_aside_keys().await.unwrap(),
+            [(aside.clone(), digest.clone())]
+        );
+        // Identical bytes committed meanwhile do not stop it going back.
+        store.commit(&staged).await.unwrap();
+        store.put_back(&aside, &digest).await.unwrap();
+        assert_eq!(
+            read(store.clone(), digest.clone()).await.unwrap(),
+            b"some bytes"
+        );
+        let left = store.set_aside_keys().await.unwrap();
+        assert!(left.is_empty(), "{left:?}");
+
+        let aside = store.set_aside(&digest).await.unwrap().expect("the blob");
+        store.delete_key(&aside).await.unwrap();
+        assert!(read(store.clone(), digest.clone()).await.is_err());
+        assert!(store.set_aside_keys().await.unwrap().is_empty());
+        assert_eq!(store.set_aside(&digest).await.unwrap(), None);
     }
 }

@@ -1055,11 +1055,11 @@ async fn hold_blob(
         created_at: Set(Utc::now()),
     })
     .on_conflict(
+        // Held already: the time is renewed, so a collection running now spares it.
         OnConflict::columns([oci_blobs::Column::PackageId, oci_blobs::Column::Digest])
-            .do_nothing()
+            .update_column(oci_blobs::Column::CreatedAt)
             .to_owned(),
     )
-    .do_nothing()
     .exec(&ctx.state.db)
     .await?;
     Ok(())
@@ -1085,6 +1085,27 @@ async fn renew_blob(ctx: &Ctx, sha256: &str) -> Result<bool, OciError> {
         .exec(&ctx.state.db)
         .await?;
     Ok(renewed.rows_affected == 1)
+}
+
+/// Renew the time of the image's links to `digests` (see [`renew_blob`]).
+async fn renew_held(
+    ctx: &Ctx,
+    package: &packages::Model,
+    digests: &[String],
+) -> Result<(), OciError> {
+    let _turn = package_service::write_turn(&ctx.state.db).await;
+    for batch in digests.chunks(500) {
+        oci_blobs::Entity::update_many()
+            .col_expr(
+                oci_blobs::Column::CreatedAt,
+                sea_orm::sea_query::Expr::value(Utc::now()),
+            )
+            .filter(oci_blobs::Column::PackageId.eq(package.id))
+            .filter(oci_blobs::Column::Digest.is_in(batch.iter().cloned()))
+            .exec(&ctx.state.db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Which of `digests` the image holds, in one query per few hundred.
@@ -1229,6 +1250,8 @@ async fn put_manifest(
     {
         return Err(invalid("an image manifest needs a config".into()));
     }
+    // Renewed before they are checked: a collection that has not removed them yet will not.
+    renew_held(ctx, &package, &blobs).await?;
     let held = held_among(ctx, &package, &blobs).await?;
     for digest in &blobs {
         if !valid_digest(digest) || !held.contains(digest) {
@@ -1309,14 +1332,14 @@ async fn put_manifest(
         created_at: Set(Utc::now()),
     })
     .on_conflict(
+        // Pushed again: the time is renewed, so a collection running now spares it.
         OnConflict::columns([
             oci_manifests::Column::PackageId,
             oci_manifests::Column::Digest,
         ])
-        .do_nothing()
+        .update_column(oci_manifests::Column::CreatedAt)
         .to_owned(),
     )
-    .do_nothing()
     .exec(&ctx.state.db)
     .await?;
     if !is_digest {
