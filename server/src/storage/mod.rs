@@ -371,18 +371,6 @@ impl BlobStore {
             Err(err) => Err(err.into()),
         }
     }
-
-    /// Remove a blob nobody references any more.
-    pub async fn delete(&self, sha256_hex: &str) -> anyhow::Result<()> {
-        match self
-            .store
-            .delete(&ObjectPath::from(blob_path(sha256_hex)))
-            .await
-        {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(err) => Err(err.into()),
-        }
-    }
 }
 
 /// Which digests a staging file computes.
