@@ -374,6 +374,41 @@ impl BrowserSession {
     }
 }
 
+/// Revoke a token through GraphQL, signed in with the token itself (its owner's only one),
+/// and check the revocation took.
+pub async fn revoke_own_token(server: &TestServer, token: &str) {
+    let call = |query: &'static str, variables: Value| {
+        client()
+            .post(server.url("/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+    };
+    let mine: Value = call("{ myTokens { id } }", json!({}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = mine["data"]["myTokens"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked: Value = call(
+        "mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }",
+        json!({ "id": id }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(
+        revoked["data"]["revokeToken"]["revokedAt"].is_string(),
+        "{revoked}"
+    );
+}
+
 pub async fn graphql(
     server: &TestServer,
     query: &str,

@@ -5,7 +5,7 @@
 use packistry_tests::composer::{
     self, output_text, package_zip, upload, zip_of, Credentials, Project,
 };
-use packistry_tests::{client, files_under, TestEnv, TestServer};
+use packistry_tests::{client, files_under, revoke_own_token, TestEnv, TestServer};
 use serde_json::{json, Value};
 
 /// A private composer repository `libs`, an uploader's token, and a reader's token.
@@ -907,35 +907,6 @@ async fn repeated_metadata_answers_follow_uploads_and_revocations() {
     assert_eq!(versions(&body), ["1.1.0", "1.0.0"]);
 
     // The reader's token is revoked through GraphQL: refused at once.
-    let graphql = |query: &'static str, variables: Value| {
-        client()
-            .post(s.server.url("/graphql"))
-            .bearer_auth(&s.reader)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-    };
-    let mine: Value = graphql("{ myTokens { id } }", json!({}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = mine["data"]["myTokens"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let revoked: Value = graphql(
-        "mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }",
-        json!({ "id": id }),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    assert!(
-        revoked["data"]["revokeToken"]["revokedAt"].is_string(),
-        "{revoked}"
-    );
+    revoke_own_token(&s.server, &s.reader).await;
     assert_eq!(get(&s.server, path, Some(&s.reader)).await.0, 401);
 }

@@ -2,7 +2,7 @@
 //! specification's edge cases over plain HTTP.
 
 use packistry_tests::oci::{self, build_image, run, text};
-use packistry_tests::{client, files_under, TestEnv, TestServer};
+use packistry_tests::{client, files_under, revoke_own_token, TestEnv, TestServer};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -1022,35 +1022,6 @@ async fn repeated_manifest_answers_follow_pushes_and_revocations() {
     let second = push("2").await;
     assert_eq!(get(s.reader.clone()).await, (200, Some(second.clone())));
 
-    let graphql = |query: &'static str, variables: Value| {
-        client()
-            .post(server.url("/graphql"))
-            .bearer_auth(&s.reader)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-    };
-    let mine: Value = graphql("{ myTokens { id } }", json!({}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = mine["data"]["myTokens"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let revoked: Value = graphql(
-        "mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }",
-        json!({ "id": id }),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    assert!(
-        revoked["data"]["revokeToken"]["revokedAt"].is_string(),
-        "{revoked}"
-    );
+    revoke_own_token(server, &s.reader).await;
     assert_eq!(get(s.reader.clone()).await.0, 401);
 }
