@@ -247,16 +247,7 @@ pub async fn run(state: &SharedState) -> Result<Report> {
         .await
         .map_err(Error::internal)?
     {
-        let named = blobs::Entity::find_by_id(digest.clone())
-            .one(db)
-            .await?
-            .is_some();
-        if named {
-            state.blobs.put_back(&aside, &digest).await
-        } else {
-            state.blobs.delete_key(&aside).await
-        }
-        .map_err(Error::internal)?;
+        settle_aside(state, &aside, &digest).await?;
     }
     //    Then the stored blobs nothing references. One conditional DELETE per blob decides, so a
     //    blob committed again meanwhile (its time renewed) or referenced meanwhile stays.
@@ -298,23 +289,13 @@ pub async fn run(state: &SharedState) -> Result<Report> {
             // The file is set aside, not removed, until no row names it again: a push of the
             // same bytes may have written its row after the delete above and found the file
             // still there, and would lose it.
-            let blobs = &state.blobs;
-            if let Some(aside) = blobs
+            if let Some(aside) = state
+                .blobs
                 .set_aside(&blob.digest)
                 .await
                 .map_err(Error::internal)?
             {
-                let named_again = blobs::Entity::find_by_id(blob.digest.clone())
-                    .one(db)
-                    .await?
-                    .is_some();
-                if named_again {
-                    blobs.put_back(&aside, &blob.digest).await
-                } else {
-                    blobs.delete_key(&aside).await
-                }
-                .map_err(Error::internal)?;
-                if named_again {
+                if settle_aside(state, &aside, &blob.digest).await? {
                     continue;
                 }
             }
@@ -326,6 +307,22 @@ pub async fn run(state: &SharedState) -> Result<Report> {
         tracing::info!(?report, "maintenance removed garbage");
     }
     Ok(report)
+}
+
+/// A blob's file set aside goes back when a row names the digest again, else it goes;
+/// true when it went back.
+async fn settle_aside(state: &SharedState, aside: &str, digest: &str) -> Result<bool> {
+    let named = blobs::Entity::find_by_id(digest.to_owned())
+        .one(&state.db)
+        .await?
+        .is_some();
+    if named {
+        state.blobs.put_back(aside, digest).await
+    } else {
+        state.blobs.delete_key(aside).await
+    }
+    .map_err(Error::internal)?;
+    Ok(named)
 }
 
 /// Run maintenance whenever it is due, for as long as the server runs.
