@@ -36,18 +36,13 @@ async fn send(
         .basic_auth("token", Some(token))
 }
 
-#[tokio::test]
-async fn two_replicas_share_the_bucket_and_finish_each_others_uploads() {
-    if !s3::available() {
-        return;
-    }
-    let bucket = S3::start("packistry").await;
-    let mut env = TestEnv::new();
+/// `env` storing in `bucket`, with a container repository `images` and an administrator's
+/// token for all repositories.
+fn on_bucket(mut env: TestEnv, bucket: &S3) -> (TestEnv, String) {
     for (key, value) in bucket.env("registry") {
         env = env.with_env(key, &value);
     }
     env.cli_ok(&["repo", "create", "images", "--format", "container"]);
-    env.cli_ok(&["repo", "create", "java", "--format", "maven"]);
     env.create_user("admin@example.com", "admin", "admin-password-1");
     let token = env.cli_ok(&[
         "token",
@@ -60,6 +55,17 @@ async fn two_replicas_share_the_bucket_and_finish_each_others_uploads() {
         "--role",
         "administrator",
     ]);
+    (env, token)
+}
+
+#[tokio::test]
+async fn two_replicas_share_the_bucket_and_finish_each_others_uploads() {
+    if !s3::available() {
+        return;
+    }
+    let bucket = S3::start("packistry").await;
+    let (env, token) = on_bucket(TestEnv::new(), &bucket);
+    env.cli_ok(&["repo", "create", "java", "--format", "maven"]);
     // Two replicas on the same database and bucket.
     let a = env.start();
     let b = env.start();
@@ -312,25 +318,10 @@ async fn garbage_collection_clears_the_bucket_and_leaves_nothing_aside() {
         return;
     }
     let bucket = S3::start("packistry-gc").await;
-    let mut env = TestEnv::new()
+    let env = TestEnv::new()
         .with_env("PACKISTRY_MAINTENANCE_INTERVAL_SECONDS", "1")
         .with_env("PACKISTRY_GC_GRACE_SECONDS", "0");
-    for (key, value) in bucket.env("registry") {
-        env = env.with_env(key, &value);
-    }
-    env.cli_ok(&["repo", "create", "images", "--format", "container"]);
-    env.create_user("admin@example.com", "admin", "admin-password-1");
-    let token = env.cli_ok(&[
-        "token",
-        "create",
-        "--user",
-        "admin@example.com",
-        "--name",
-        "ci",
-        "--all-repositories",
-        "--role",
-        "administrator",
-    ]);
+    let (env, token) = on_bucket(env, &bucket);
     let server = env.start();
     let push_blob = |bytes: Vec<u8>| {
         let (server, token) = (&server, &token);
