@@ -13,6 +13,7 @@ mod m20261123_000008_upload_digest;
 mod m20261123_000009_sso;
 mod m20261123_000010_sources;
 mod m20261123_000011_image_pulls;
+mod m20261202_000012_token_package_names;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000009_sso::Migration),
             Box::new(m20261123_000010_sources::Migration),
             Box::new(m20261123_000011_image_pulls::Migration),
+            Box::new(m20261202_000012_token_package_names::Migration),
         ]
     }
 }

@@ -17,7 +17,17 @@ pub fn check_strength(password: &str) -> Result<()> {
     Ok(())
 }
 
+/// Password hashes running at once, at most: each takes ~19 MiB, so a flood of sign-ins
+/// waits its turn instead of exhausting memory.
+const CONCURRENT_HASHES: usize = 4;
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_HASHES);
+
+async fn turn() -> Result<tokio::sync::SemaphorePermit<'static>> {
+    HASHING.acquire().await.map_err(Error::internal)
+}
+
 pub async fn hash(password: String) -> Result<String> {
+    let _turn = turn().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -32,6 +42,7 @@ pub async fn hash(password: String) -> Result<String> {
 /// Verify `password` against a stored PHC string. With no stored hash (unknown user, or a
 /// user without a password) a dummy hash is verified anyway, so timing tells nothing.
 pub async fn verify(password: String, stored: Option<String>) -> Result<bool> {
+    let _turn = turn().await?;
     tokio::task::spawn_blocking(move || {
         let (phc, real) = match stored {
             Some(phc) => (phc, true),

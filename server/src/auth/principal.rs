@@ -35,7 +35,8 @@ pub struct TokenScope {
     pub name: String,
     pub all_repositories: bool,
     pub repository_ids: Vec<Uuid>,
-    pub package_ids: Vec<Uuid>,
+    /// The package names a deploy token is limited to; empty: no limit.
+    pub package_names: Vec<String>,
     pub roles: Vec<RepositoryRole>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked: bool,
@@ -44,6 +45,13 @@ pub struct TokenScope {
 impl TokenScope {
     pub fn covers(&self, repository_id: Uuid) -> bool {
         self.all_repositories || self.repository_ids.contains(&repository_id)
+    }
+
+    /// Nothing narrows it: all repositories, administrator permitted, no package limit.
+    pub fn is_unrestricted(&self) -> bool {
+        self.all_repositories
+            && self.roles.contains(&RepositoryRole::Administrator)
+            && self.package_names.is_empty()
     }
 }
 
@@ -82,6 +90,18 @@ impl Principal {
         }
     }
 
+    /// Whether the caller may act on its user's account as a whole: create or revoke
+    /// tokens, change the profile, manage groups, anything global. A browser session may; a
+    /// personal token only when nothing narrows it (all repositories, administrator
+    /// permitted); a deploy token or anonymous caller never.
+    pub fn acts_for_account(&self) -> bool {
+        match self {
+            Principal::Session { .. } => true,
+            Principal::PersonalToken { token, .. } => token.is_unrestricted(),
+            Principal::Anonymous | Principal::DeployToken { .. } => false,
+        }
+    }
+
     /// The global role the caller acts with. A personal token keeps its owner's global
     /// rights only when it is unrestricted (all repositories, administrator permitted);
     /// otherwise its narrowing applies to global actions too.
@@ -89,7 +109,7 @@ impl Principal {
         match self {
             Principal::Session { user, .. } => Some(user.global_role),
             Principal::PersonalToken { user, token } => {
-                if token.all_repositories && token.roles.contains(&RepositoryRole::Administrator) {
+                if token.is_unrestricted() {
                     Some(user.global_role)
                 } else {
                     Some(GlobalRole::User)

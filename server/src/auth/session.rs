@@ -80,6 +80,20 @@ pub async fn delete_all_for_user(db: &impl ConnectionTrait, user_id: Uuid) -> Re
     Ok(())
 }
 
+/// End a user's sessions except `keep` (the one changing the password).
+pub async fn delete_all_for_user_but(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+) -> Result<()> {
+    let mut query = sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user_id));
+    if let Some(keep) = keep {
+        query = query.filter(sessions::Column::Id.ne(keep));
+    }
+    query.exec(db).await?;
+    Ok(())
+}
+
 /// `Set-Cookie` values for a new session.
 pub fn set_cookies(session: &NewSession, secure: bool) -> [String; 2] {
     let secure = if secure { "; Secure" } else { "" };

@@ -267,6 +267,7 @@ pub async fn token(db: &DatabaseConnection, command: TokenCommand) -> anyhow::Re
             let created = tokens::create_personal(
                 db,
                 &Actor::cli(),
+                None,
                 owner.id,
                 &owner.email,
                 NewToken {

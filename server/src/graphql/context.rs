@@ -38,6 +38,19 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// The caller must be a user acting for their whole account: a browser session, or a
+    /// personal token that nothing narrows ([`crate::auth::Principal::acts_for_account`]).
+    pub fn require_account(&self) -> Result<&crate::auth::principal::UserPrincipal, Error> {
+        self.require_signed_in()?;
+        match self.request.principal.user() {
+            Some(user) if self.request.principal.acts_for_account() => Ok(user),
+            _ => Err(Error::forbidden(
+                "this acts on a whole account: sign in, or use a personal token that covers \
+                 all repositories with administrator permitted",
+            )),
+        }
+    }
+
     pub fn require_admin(&self) -> Result<(), Error> {
         self.require_signed_in()?;
         if self.request.principal.is_admin() {

@@ -34,7 +34,7 @@ impl Group {
     /// Members and whether each maintains the group.
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<GroupMember>> {
         let call = Call::of(ctx)?;
-        call.require_signed_in()?;
+        call.require_account()?;
         let id = uuid::Uuid::parse_str(&self.id)
             .map_err(|_| crate::error::Error::not_found("no such group"))?;
         let members = service::members(&call.state.db, id).await?;
@@ -56,7 +56,7 @@ impl GroupQuery {
     /// Every group (signed-in callers).
     async fn groups(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
         let call = Call::of(ctx)?;
-        call.require_signed_in()?;
+        call.require_account()?;
         Ok(service::list(&call.state.db)
             .await?
             .iter()
@@ -73,7 +73,7 @@ impl GroupMutation {
     /// Create a group (admins and developers); the creator maintains it.
     async fn create_group(&self, ctx: &Context<'_>, name: String) -> Result<Group> {
         let call = Call::of(ctx)?;
-        call.require_signed_in()?;
+        call.require_account()?;
         let access = call.access().await?;
         Ok(Group::from(
             &service::create(&call.state.db, &call.actor(), Some(&access), &name).await?,
@@ -87,7 +87,7 @@ impl GroupMutation {
         new_name: String,
     ) -> Result<Group> {
         let call = Call::of(ctx)?;
-        call.require_signed_in()?;
+        call.require_account()?;
         let access = call.access().await?;
         Ok(Group::from(
             &service::rename(
@@ -103,7 +103,7 @@ impl GroupMutation {
 
     async fn delete_group(&self, ctx: &Context<'_>, name: String) -> Result<bool> {
         let call = Call::of(ctx)?;
-        call.require_signed_in()?;
+        call.require_account()?;
         let access = call.access().await?;
         service::delete(&call.state.db, &call.actor(), Some(&access), &name).await?;
         call.state.forget_access_caches();
@@ -119,7 +119,7 @@ impl GroupMutation {
         maintainer: bool,
     ) -> Result<bool> {
         let call = Call::of(ctx)?;
-        call.require_signed_in()?;
+        call.require_account()?;
         let access = call.access().await?;
         service::set_member(
             &call.state.db,
@@ -141,7 +141,7 @@ impl GroupMutation {
         email: String,
     ) -> Result<bool> {
         let call = Call::of(ctx)?;
-        call.require_signed_in()?;
+        call.require_account()?;
         let access = call.access().await?;
         service::remove_member(&call.state.db, &call.actor(), Some(&access), &name, &email).await?;
         call.state.forget_access_caches();

@@ -519,7 +519,7 @@ async fn readable(
         .ok_or_else(not_found)?;
     match access.check(
         &repository,
-        PackageScope::Package(Some(package.id)),
+        PackageScope::Package(&package.name),
         &[Permission::Download],
     ) {
         Err(Error::NotFound(_)) => Err(not_found()),
@@ -735,9 +735,10 @@ impl PackageMutation {
         let (repository, package) = readable(call.state, &access, &repository, &image).await?;
         access.check(
             &repository,
-            PackageScope::Package(Some(package.id)),
+            PackageScope::Package(&package.name),
             &[Permission::Administer],
         )?;
+        crate::services::packages::deletes_allowed(&repository)?;
         let deleted = oci_tags::Entity::delete_many()
             .filter(oci_tags::Column::PackageId.eq(package.id))
             .filter(oci_tags::Column::Name.eq(tag.as_str()))

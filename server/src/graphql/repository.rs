@@ -233,7 +233,7 @@ impl RepositoryMutation {
         input: CreateRepositoryInput,
     ) -> Result<Repository> {
         let call = Call::of(ctx)?;
-        call.require_signed_in()?;
+        call.require_account()?;
         let access = call.access().await?;
         let row = service::create(
             &call.state.db,

@@ -44,7 +44,7 @@ impl SessionMutation {
             throttle.record_failure(&email, request.address);
             return Err(Error::unauthenticated("wrong e-mail or password").into());
         };
-        throttle.record_success(&email);
+        throttle.record_success(&email, request.address);
         let new_session = session::create(
             &state.db,
             user.id,

@@ -19,6 +19,8 @@ pub struct Token {
     pub kind: String,
     pub all_repositories: bool,
     pub repositories: Vec<String>,
+    /// The package names a deploy token is limited to (empty: every package).
+    pub packages: Vec<String>,
     pub roles: Vec<RepositoryRole>,
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -41,6 +43,7 @@ async fn token_view(call: &Call<'_>, row: &tokens::Model) -> Result<Token, Error
         kind: row.kind.clone(),
         all_repositories: row.all_repositories,
         repositories: names,
+        packages: scope.package_names.clone(),
         roles: scope
             .roles
             .iter()
@@ -90,11 +93,7 @@ impl TokenQuery {
     /// The caller's personal tokens, newest first, with their last use.
     async fn my_tokens(&self, ctx: &Context<'_>) -> Result<Vec<Token>> {
         let call = Call::of(ctx)?;
-        let user = call
-            .request
-            .principal
-            .user()
-            .ok_or_else(|| Error::unauthenticated("sign in first"))?;
+        let user = call.require_account()?;
         let mut views = Vec::new();
         for row in service::list_personal(&call.state.db, user.id).await? {
             views.push(token_view(&call, &row).await?);
@@ -122,21 +121,21 @@ pub struct TokenMutation;
 
 #[Object]
 impl TokenMutation {
-    /// Create a personal token for the caller. Its scope can only narrow the caller's rights.
+    /// Create a personal token for the caller (a browser session, or a personal token that
+    /// nothing narrows). Its scope can only narrow the caller's rights, and a token cannot
+    /// outlive the token that creates it.
     async fn create_personal_token(
         &self,
         ctx: &Context<'_>,
         input: CreatePersonalTokenInput,
     ) -> Result<CreatedToken> {
         let call = Call::of(ctx)?;
-        let user = call
-            .request
-            .principal
-            .user()
-            .ok_or_else(|| Error::unauthenticated("sign in first"))?;
+        let user = call.require_account()?;
+        let access = call.access().await?;
         let created = service::create_personal(
             &call.state.db,
             &call.actor(),
+            Some(&access),
             user.id,
             &user.email,
             NewToken {
@@ -161,7 +160,7 @@ impl TokenMutation {
         input: CreateDeployTokenInput,
     ) -> Result<CreatedToken> {
         let call = Call::of(ctx)?;
-        call.require_signed_in()?;
+        call.require_account()?;
         let access = call.access().await?;
         let created = service::create_deploy(
             &call.state.db,
@@ -183,12 +182,17 @@ impl TokenMutation {
     }
 
     /// Revoke a token: one's own personal token, or a deploy token of a repository one
-    /// administers. It stops working within seconds on every replica.
+    /// administers; a token may always revoke itself. It stops working within seconds on
+    /// every replica.
     async fn revoke_token(&self, ctx: &Context<'_>, id: ID) -> Result<Token> {
         let call = Call::of(ctx)?;
-        call.require_signed_in()?;
-        let access = call.access().await?;
         let id = uuid::Uuid::parse_str(&id).map_err(|_| Error::not_found("no such token"))?;
+        // Any token may revoke itself (it only gives up rights); revoking others acts on
+        // the account.
+        if call.request.principal.token().map(|t| t.id) != Some(id) {
+            call.require_account()?;
+        }
+        let access = call.access().await?;
         let row = service::revoke(&call.state.db, &call.actor(), Some(&access), id).await?;
         call.state.forget_tokens();
         Ok(token_view(&call, &row).await?)

@@ -126,23 +126,33 @@ impl UserMutation {
         Ok(User::from(&user))
     }
 
-    /// Change a user's display name or e-mail: admins for anyone, users for themselves.
+    /// Change a user's display name or e-mail: admins for anyone, users for themselves
+    /// (a browser session or an unrestricted personal token). Changing one's own e-mail
+    /// needs `currentPassword` (admins excepted).
     async fn update_user(
         &self,
         ctx: &Context<'_>,
         email: String,
         display_name: Option<String>,
         new_email: Option<String>,
+        current_password: Option<String>,
     ) -> Result<User> {
         let call = Call::of(ctx)?;
-        call.require_signed_in()?;
-        let is_self = call
-            .request
-            .principal
-            .user()
-            .is_some_and(|u| u.email == service::normalize_email(&email));
-        if !is_self && !call.request.principal.is_admin() {
+        let me = call.require_account()?;
+        let is_admin = call.request.principal.is_admin();
+        let is_self = me.email == service::normalize_email(&email);
+        if !is_self && !is_admin {
             return Err(Error::forbidden("only admins may edit other users").into());
+        }
+        if new_email.is_some() && !is_admin {
+            service::confirm_password(
+                &call.state.db,
+                &call.state.login_throttle,
+                call.request.address,
+                me.id,
+                current_password,
+            )
+            .await?;
         }
         let user = service::update_profile(
             &call.state.db,
@@ -153,6 +163,34 @@ impl UserMutation {
         )
         .await?;
         Ok(User::from(&user))
+    }
+
+    /// Change one's own password (a browser session or an unrestricted personal token).
+    /// Needs the current password; one's other sessions end, this one stays.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> Result<User> {
+        let call = Call::of(ctx)?;
+        let me = call.require_account()?;
+        service::confirm_password(
+            &call.state.db,
+            &call.state.login_throttle,
+            call.request.address,
+            me.id,
+            Some(current_password),
+        )
+        .await?;
+        let keep = match &call.request.principal {
+            crate::auth::Principal::Session { session_id, .. } => Some(*session_id),
+            _ => None,
+        };
+        Ok(User::from(
+            &service::change_password(&call.state.db, &call.actor(), me.id, new_password, keep)
+                .await?,
+        ))
     }
 
     /// Change a user's global role (admins; the last admin stays admin).

@@ -24,8 +24,16 @@ use crate::state::SharedState;
 /// Largest JSON GraphQL request body.
 const GRAPHQL_BODY_LIMIT: usize = 1024 * 1024;
 
-pub async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+/// GraphiQL loads its scripts and styles from unpkg; nothing else may load or frame it.
+const GRAPHIQL_POLICY: &str = "default-src 'none'; script-src 'unsafe-inline' https://unpkg.com; \
+     style-src 'unsafe-inline' https://unpkg.com; img-src 'self' data: https://unpkg.com; \
+     font-src data: https://unpkg.com; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
+
+pub async fn graphiql() -> axum::response::Response {
+    let mut response = Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+    super::spa::page_headers(response.headers_mut(), GRAPHIQL_POLICY);
+    response
 }
 
 /// The peer address, when known.

@@ -2,10 +2,15 @@
 //! hashed assets cached for a year, the index never cached.
 
 use axum::body::Body;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
 use rust_embed::RustEmbed;
+use sha2::{Digest, Sha256};
 
 #[derive(RustEmbed)]
 #[folder = "../frontend/dist"]
@@ -16,7 +21,7 @@ const NOT_BUILT: &str = "<!doctype html><title>Packistry</title><p>The web inter
 
 pub async fn serve(method: Method, uri: Uri) -> Response {
     if method != Method::GET && method != Method::HEAD {
-        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+        return not_found();
     }
     let path = uri.path().trim_start_matches('/');
     if !path.is_empty() && path != "index.html" {
@@ -31,6 +36,7 @@ pub async fn serve(method: Method, uri: Uri) -> Response {
                 [
                     (CONTENT_TYPE, mime.as_ref().to_owned()),
                     (CACHE_CONTROL, cache.to_owned()),
+                    (X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
                 ],
                 Body::from(file.data.into_owned()),
             )
@@ -42,25 +48,87 @@ pub async fn serve(method: Method, uri: Uri) -> Response {
             .next()
             .is_some_and(|name| name.contains('.'))
         {
-            return (StatusCode::NOT_FOUND, "not found\n").into_response();
+            return not_found();
         }
     }
     index()
 }
 
-fn index() -> Response {
-    let body = match Assets::get("index.html") {
-        Some(file) => Body::from(file.data.into_owned()),
-        None => Body::from(NOT_BUILT),
-    };
+fn not_found() -> Response {
     (
+        StatusCode::NOT_FOUND,
+        [(X_CONTENT_TYPE_OPTIONS, "nosniff")],
+        "not found\n",
+    )
+        .into_response()
+}
+
+fn index() -> Response {
+    let html = match Assets::get("index.html") {
+        Some(file) => String::from_utf8_lossy(&file.data).into_owned(),
+        None => NOT_BUILT.to_owned(),
+    };
+    let mut response = (
         [
             (CONTENT_TYPE, "text/html; charset=utf-8"),
             (CACHE_CONTROL, "no-cache"),
         ],
-        body,
+        Body::from(html),
     )
-        .into_response()
+        .into_response();
+    page_headers(response.headers_mut(), spa_policy());
+    response
+}
+
+/// The headers every HTML page of ours carries: its Content-Security-Policy, never framed
+/// (clickjacking), no content sniffing, no full URLs leaked to other sites.
+pub fn page_headers(headers: &mut HeaderMap, policy: &str) {
+    if let Ok(value) = HeaderValue::from_str(policy) {
+        headers.insert(CONTENT_SECURITY_POLICY, value);
+    }
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+}
+
+/// The SPA's policy: scripts only from this server (and the inline loader Trunk writes into
+/// `index.html`, allowed by its hash), WebAssembly compiled, data only from this server.
+fn spa_policy() -> &'static str {
+    static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    POLICY.get_or_init(|| {
+        let html = Assets::get("index.html")
+            .map(|file| String::from_utf8_lossy(&file.data).into_owned())
+            .unwrap_or_default();
+        let hashes: String = inline_scripts(&html)
+            .map(|script| {
+                let digest = Sha256::digest(script.as_bytes());
+                format!(
+                    " 'sha256-{}'",
+                    base64::engine::general_purpose::STANDARD.encode(digest)
+                )
+            })
+            .collect();
+        format!(
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; \
+             style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+             font-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; \
+             frame-ancestors 'none'"
+        )
+    })
+}
+
+/// The bodies of the `<script>` elements without a `src` in an HTML page.
+fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
+    html.split("<script").skip(1).filter_map(|rest| {
+        let (attributes, rest) = rest.split_once('>')?;
+        if attributes.contains("src=") {
+            return None;
+        }
+        rest.split_once("</script>").map(|(body, _)| body)
+    })
 }
 
 /// Trunk names built assets `name-<hash>.ext`, the hash a 64-bit number in hex without
@@ -76,7 +144,18 @@ fn is_hashed(path: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_hashed;
+    use super::{inline_scripts, is_hashed};
+
+    #[test]
+    fn finds_the_inline_scripts_to_allow_by_hash() {
+        let html = r#"<html><head><script src="/a.js"></script><script type="module">import init from '/x.js';
+await init();</script></head><body><script>b()</script></body></html>"#;
+        let found: Vec<&str> = inline_scripts(html).collect();
+        assert_eq!(
+            found,
+            vec!["import init from '/x.js';\nawait init();", "b()"]
+        );
+    }
 
     #[test]
     fn recognises_trunk_hashed_names() {

@@ -32,13 +32,26 @@ async fn incoming(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let not_found = || answer(StatusCode::NOT_FOUND, json!({ "error": "no such source" }));
+    // A source that does not exist answers exactly as a bad signature: the webhook URL
+    // tells nobody which sources exist.
+    let refused = || {
+        answer(
+            StatusCode::UNAUTHORIZED,
+            json!({ "error": "the signature does not match the source's webhook secret" }),
+        )
+    };
+    let Ok(body) = to_bytes(body, BODY_LIMIT).await else {
+        return answer(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            json!({ "error": format!("webhook bodies are limited to {BODY_LIMIT} bytes") }),
+        );
+    };
     let Some(provider) = Provider::parse(&provider) else {
-        return not_found();
+        return refused();
     };
     let source = match sources::find_by_name(&state.db, &name).await {
         Ok(Some(source)) if sources::provider_of(&source) == Some(provider) => source,
-        Ok(_) => return not_found(),
+        Ok(_) => return refused(),
         Err(err) => {
             tracing::error!(error = ?err, "webhook: source lookup failed");
             return answer(
@@ -46,12 +59,6 @@ async fn incoming(
                 json!({ "error": "internal error" }),
             );
         }
-    };
-    let Ok(body) = to_bytes(body, BODY_LIMIT).await else {
-        return answer(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            json!({ "error": format!("webhook bodies are limited to {BODY_LIMIT} bytes") }),
-        );
     };
     let secret = match sources::webhook_secret(&state.secret_key, &source) {
         Ok(secret) => secret,
@@ -65,10 +72,7 @@ async fn incoming(
     };
     if !sources::verify(provider, &secret, &headers, &body) {
         tracing::info!(source = source.name, "webhook refused: bad signature");
-        return answer(
-            StatusCode::UNAUTHORIZED,
-            json!({ "error": "the signature does not match the source's webhook secret" }),
-        );
+        return refused();
     }
     let pushes = match sources::parse_push(provider, &headers, &body) {
         Ok(pushes) => pushes,
@@ -81,12 +85,7 @@ async fn incoming(
         Err(Ignored::Malformed(reason)) => {
             return answer(StatusCode::BAD_REQUEST, json!({ "error": reason }))
         }
-        Err(Ignored::BadSignature) => {
-            return answer(
-                StatusCode::UNAUTHORIZED,
-                json!({ "error": "bad signature" }),
-            )
-        }
+        Err(Ignored::BadSignature) => return refused(),
     };
     let mut queued = Vec::new();
     for pushed in pushes {

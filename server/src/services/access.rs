@@ -18,11 +18,11 @@ use crate::error::{Error, Result};
 
 /// Which package a question is about.
 #[derive(Debug, Clone, Copy)]
-pub enum PackageScope {
+pub enum PackageScope<'a> {
     /// The repository as a whole (listing, settings).
     Repository,
-    /// One package: an existing one by id, or `None` for a package not yet created.
-    Package(Option<Uuid>),
+    /// One package by name, published already or not yet.
+    Package(&'a str),
 }
 
 /// A user's grants on every repository: direct, and through each group.
@@ -131,13 +131,14 @@ impl Access {
     }
 
     fn token_facts(token: &TokenScope, repository_id: Uuid, package: PackageScope) -> TokenFacts {
-        let package_allowed = if token.package_ids.is_empty() {
+        let package_allowed = if token.package_names.is_empty() {
             None
         } else {
             match package {
                 PackageScope::Repository => None,
-                PackageScope::Package(Some(id)) => Some(token.package_ids.contains(&id)),
-                PackageScope::Package(None) => Some(false),
+                PackageScope::Package(name) => {
+                    Some(token.package_names.iter().any(|allowed| allowed == name))
+                }
             }
         };
         TokenFacts {
@@ -198,9 +199,7 @@ impl Access {
             PermissionSet::of(needed),
         ) {
             Decision::Allow => Ok(()),
-            Decision::Unauthenticated => {
-                Err(Error::unauthenticated("sign in or send a token to do this"))
-            }
+            Decision::Unauthenticated => Err(Error::unauthenticated(SIGN_IN)),
             Decision::Forbidden => Err(Error::forbidden(format!(
                 "you may not {} on repository {}",
                 describe(needed),
@@ -210,6 +209,21 @@ impl Access {
         }
     }
 }
+
+impl Access {
+    /// The answer for a repository name that names nothing: exactly what a private
+    /// repository the caller may not see answers (401 with the challenge for anonymous
+    /// callers, the same 404 for everyone else), so nobody learns which names exist.
+    pub fn unknown_repository(&self, name: &str) -> Error {
+        if matches!(self.principal, Principal::Anonymous) {
+            Error::unauthenticated(SIGN_IN)
+        } else {
+            repository_not_found(name)
+        }
+    }
+}
+
+const SIGN_IN: &str = "sign in or send a token to do this";
 
 /// The one answer for a repository that does not exist or may not be seen.
 pub fn repository_not_found(name: &str) -> Error {

@@ -61,7 +61,7 @@ pub async fn list_for(
         .into_iter()
         .filter(|p| {
             access
-                .permissions(repository, PackageScope::Package(Some(p.id)))
+                .permissions(repository, PackageScope::Package(&p.name))
                 .contains(Permission::List)
         })
         .collect())
@@ -124,16 +124,15 @@ pub async fn publish(
     repository: &repositories::Model,
     new: NewVersion<'_>,
 ) -> Result<(packages::Model, package_versions::Model)> {
-    let existing = find(db, repository.id, new.package_name).await?;
     access.check(
         repository,
-        PackageScope::Package(existing.as_ref().map(|p| p.id)),
+        PackageScope::Package(new.package_name),
         &[Permission::Upload],
     )?;
     if new.overwrite {
         access.check(
             repository,
-            PackageScope::Package(existing.as_ref().map(|p| p.id)),
+            PackageScope::Package(new.package_name),
             &[Permission::Administer],
         )?;
     }
@@ -551,7 +550,7 @@ pub async fn delete_version(
 ) -> Result<()> {
     access.check(
         repository,
-        PackageScope::Package(Some(package.id)),
+        PackageScope::Package(&package.name),
         &[Permission::Administer],
     )?;
     delete_version_checked(db, actor, repository, package, version).await
@@ -596,6 +595,18 @@ pub async fn delete_version_checked(
     .await
 }
 
+/// A container repository may forbid deletes of its images, manifests and tags.
+pub fn deletes_allowed(repository: &repositories::Model) -> Result<()> {
+    if repository.format() == Some(packistry_shared::Format::Container) && !repository.allow_deletes
+    {
+        return Err(Error::forbidden(format!(
+            "deletes are disabled on repository {}; its administrators may allow them",
+            repository.name
+        )));
+    }
+    Ok(())
+}
+
 /// Delete a package with all its versions (administrators).
 pub async fn delete_package(
     db: &DatabaseConnection,
@@ -606,9 +617,10 @@ pub async fn delete_package(
 ) -> Result<()> {
     access.check(
         repository,
-        PackageScope::Package(Some(package.id)),
+        PackageScope::Package(&package.name),
         &[Permission::Administer],
     )?;
+    deletes_allowed(repository)?;
     let _turn = write_turn(db).await;
     packages::Entity::delete_by_id(package.id).exec(db).await?;
     audit::record(

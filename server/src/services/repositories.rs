@@ -242,30 +242,42 @@ pub(crate) async fn set_grant(
     grantee: Grantee,
     role: RepositoryRole,
 ) -> Result<()> {
-    let existing = grant_of(db, repository_id, grantee).await?;
-    match existing {
-        Some(grant) => {
-            let mut row: repository_grants::ActiveModel = grant.into();
-            row.role = Set(role.as_str().to_owned());
-            row.update(db).await?;
-        }
-        None => {
-            let (user_id, group_id) = match grantee {
-                Grantee::User(id) => (Some(id), None),
-                Grantee::Group(id) => (None, Some(id)),
-            };
-            repository_grants::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                repository_id: Set(repository_id),
-                user_id: Set(user_id),
-                group_id: Set(group_id),
-                role: Set(role.as_str().to_owned()),
-                created_at: Set(Utc::now()),
-            }
-            .insert(db)
-            .await?;
-        }
-    }
+    use sea_orm::sea_query::OnConflict;
+    // One statement, so two administrators granting at once both succeed (the later
+    // role stays) instead of one failing on the unique index.
+    let (user_id, group_id, mut conflict) = match grantee {
+        Grantee::User(id) => (
+            Some(id),
+            None,
+            OnConflict::columns([
+                repository_grants::Column::RepositoryId,
+                repository_grants::Column::UserId,
+            ]),
+        ),
+        Grantee::Group(id) => (
+            None,
+            Some(id),
+            OnConflict::columns([
+                repository_grants::Column::RepositoryId,
+                repository_grants::Column::GroupId,
+            ]),
+        ),
+    };
+    repository_grants::Entity::insert(repository_grants::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        repository_id: Set(repository_id),
+        user_id: Set(user_id),
+        group_id: Set(group_id),
+        role: Set(role.as_str().to_owned()),
+        created_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        conflict
+            .update_column(repository_grants::Column::Role)
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use super::audit::{self, Actor, Target};
 use crate::auth::principal::TokenScope;
 use crate::auth::{hash_secret, random_secret};
 use crate::db::entities::{
-    packages, repositories, token_packages, token_repositories, token_roles, tokens,
+    repositories, token_package_names, token_repositories, token_roles, tokens,
 };
 use crate::error::{is_unique_violation, Error, Result};
 
@@ -51,6 +51,65 @@ fn validate(new: &NewToken) -> Result<()> {
             "expiresAt: the expiry must be in the future",
         ));
     }
+    for package in &new.packages {
+        let package = package.trim();
+        if package.is_empty()
+            || package.len() > 255
+            || package.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(Error::bad_input(format!(
+                "packages: {package:?} is not a package name (1 to 255 characters, no spaces)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A token minted by another token must lie within the minting token's scope: covered
+/// repositories, permissions, package limit and expiry.
+fn within_scope(
+    parent: &TokenScope,
+    new: &NewToken,
+    repositories: &[repositories::Model],
+) -> Result<()> {
+    let outside = |what: &str| {
+        Err(Error::forbidden(format!(
+            "{what}: a token can only create tokens within its own scope (token {})",
+            parent.name
+        )))
+    };
+    if !parent.all_repositories
+        && (new.repositories.is_none() || repositories.iter().any(|r| !parent.covers(r.id)))
+    {
+        return outside("repositories");
+    }
+    let permitted = |roles: &[RepositoryRole]| {
+        roles.iter().fold(
+            packistry_shared::permissions::PermissionSet::NONE,
+            |set, role| set.union(role.permissions()),
+        )
+    };
+    if !permitted(&parent.roles).contains_all(permitted(&new.roles)) {
+        return outside("roles");
+    }
+    if !parent.package_names.is_empty()
+        && (new.packages.is_empty()
+            || new
+                .packages
+                .iter()
+                .any(|p| !parent.package_names.iter().any(|q| q == p.trim())))
+    {
+        return outside("packages");
+    }
+    if let Some(limit) = parent.expires_at {
+        if new.expires_at.is_none_or(|at| at > limit) {
+            return Err(Error::forbidden(format!(
+                "expiresAt: a token cannot outlive the token that creates it (token {} expires {})",
+                parent.name,
+                limit.to_rfc3339()
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -75,7 +134,6 @@ async fn insert_token<C: ConnectionTrait>(
     created_by: Option<Uuid>,
     new: &NewToken,
     repositories: &[repositories::Model],
-    package_ids: &[Uuid],
 ) -> Result<CreatedToken> {
     let prefix = if kind == "personal" {
         PERSONAL_PREFIX
@@ -116,10 +174,13 @@ async fn insert_token<C: ConnectionTrait>(
         .insert(txn)
         .await?;
     }
-    for package_id in package_ids {
-        token_packages::ActiveModel {
+    let mut package_names: Vec<&str> = new.packages.iter().map(|p| p.trim()).collect();
+    package_names.sort_unstable();
+    package_names.dedup();
+    for name in package_names {
+        token_package_names::ActiveModel {
             token_id: Set(token.id),
-            package_id: Set(*package_id),
+            name: Set(name.to_owned()),
         }
         .insert(txn)
         .await?;
@@ -139,10 +200,12 @@ async fn insert_token<C: ConnectionTrait>(
 }
 
 /// A personal token for `user_id`. Its scope can only narrow its owner's rights, so any
-/// scope may be asked for.
+/// scope over repositories the caller can see may be asked for; a token minting one keeps
+/// it within its own scope (`access` is `None` for the CLI).
 pub async fn create_personal<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
+    access: Option<&Access>,
     user_id: Uuid,
     user_email: &str,
     new: NewToken,
@@ -152,6 +215,18 @@ pub async fn create_personal<C: ConnectionTrait + TransactionTrait>(
         Some(names) => repositories_named(db, names).await?,
         None => Vec::new(),
     };
+    if let Some(access) = access {
+        // Naming a private repository one cannot see answers as naming none.
+        if let Some(hidden) = repositories.iter().find(|r| {
+            r.visibility() == packistry_shared::Visibility::Private
+                && access.permissions(r, PackageScope::Repository).is_empty()
+        }) {
+            return Err(super::access::repository_not_found(&hidden.name));
+        }
+        if let Some(parent) = access.principal.token() {
+            within_scope(parent, &new, &repositories)?;
+        }
+    }
     if !new.packages.is_empty() {
         return Err(Error::bad_input(
             "packages: only deploy tokens are limited to packages",
@@ -165,7 +240,6 @@ pub async fn create_personal<C: ConnectionTrait + TransactionTrait>(
         actor.user_id,
         &new,
         &repositories,
-        &[],
     )
     .await?;
     audit::record(
@@ -219,32 +293,12 @@ pub async fn create_deploy<C: ConnectionTrait + TransactionTrait>(
             )?;
         }
     }
-    let mut package_ids = Vec::new();
-    for name in &new.packages {
-        let found = packages::Entity::find()
-            .filter(packages::Column::Name.eq(name.as_str()))
-            .filter(packages::Column::RepositoryId.is_in(repositories.iter().map(|r| r.id)))
-            .all(db)
-            .await?;
-        if found.is_empty() {
-            return Err(Error::not_found(format!(
-                "packages: no package named {name} in {}",
-                names.join(", ")
-            )));
-        }
-        package_ids.extend(found.into_iter().map(|p| p.id));
+    if let Some(parent) = access.and_then(|a| a.principal.token()) {
+        within_scope(parent, &new, &repositories)?;
     }
+    // A package limit names packages, published or not yet (a token for a first upload).
     let txn = db.begin().await?;
-    let created = insert_token(
-        &txn,
-        "deploy",
-        None,
-        actor.user_id,
-        &new,
-        &repositories,
-        &package_ids,
-    )
-    .await?;
+    let created = insert_token(&txn, "deploy", None, actor.user_id, &new, &repositories).await?;
     audit::record(
         &txn,
         actor,
@@ -276,12 +330,12 @@ pub async fn scope_of(db: &impl ConnectionTrait, token: &tokens::Model) -> Resul
         .into_iter()
         .map(|r| r.repository_id)
         .collect();
-    let package_ids = token_packages::Entity::find()
-        .filter(token_packages::Column::TokenId.eq(token.id))
+    let package_names = token_package_names::Entity::find()
+        .filter(token_package_names::Column::TokenId.eq(token.id))
         .all(db)
         .await?
         .into_iter()
-        .map(|p| p.package_id)
+        .map(|p| p.name)
         .collect();
     let roles = token_roles::Entity::find()
         .filter(token_roles::Column::TokenId.eq(token.id))
@@ -295,7 +349,7 @@ pub async fn scope_of(db: &impl ConnectionTrait, token: &tokens::Model) -> Resul
         name: token.name.clone(),
         all_repositories: token.all_repositories,
         repository_ids,
-        package_ids,
+        package_names,
         roles,
         expires_at: token.expires_at,
         revoked: token.revoked_at.is_some(),
@@ -344,7 +398,10 @@ pub async fn revoke<C: ConnectionTrait + TransactionTrait>(
         .await?
         .ok_or_else(not_found)?;
     if let Some(access) = access {
-        let allowed = if token.kind == "personal" {
+        let itself = access.principal.token().map(|t| t.id) == Some(token.id);
+        let allowed = if itself {
+            true
+        } else if token.kind == "personal" {
             access.principal.is_admin() || access.principal.user().map(|u| u.id) == token.user_id
         } else {
             let scope = scope_of(db, &token).await?;

@@ -135,6 +135,75 @@ pub async fn reset_password<C: ConnectionTrait + TransactionTrait>(
     Ok(user)
 }
 
+/// Check a user's current password before they change their own e-mail or password. The
+/// account's sign-in throttle applies, so a stolen session cannot guess it.
+pub async fn confirm_password(
+    db: &impl ConnectionTrait,
+    throttle: &crate::auth::throttle::LoginThrottle,
+    address: Option<std::net::IpAddr>,
+    user_id: Uuid,
+    given: Option<String>,
+) -> Result<()> {
+    let user = users::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::unauthenticated("sign in first"))?;
+    let Some(given) = given else {
+        return Err(Error::bad_input(
+            "currentPassword: give your current password to change this",
+        ));
+    };
+    if !throttle.allows(&user.email, address) {
+        return Err(Error::forbidden(
+            "too many wrong passwords; wait a few minutes and try again",
+        ));
+    }
+    if !password::verify(given, user.password_hash.clone()).await? {
+        throttle.record_failure(&user.email, address);
+        return Err(Error::forbidden(
+            "currentPassword: that is not your password",
+        ));
+    }
+    Ok(())
+}
+
+/// A user changes their own password (after [`confirm_password`]): their other sessions
+/// end, the one making the change stays.
+pub async fn change_password<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    user_id: Uuid,
+    new_password: String,
+    keep_session: Option<Uuid>,
+) -> Result<users::Model> {
+    password::check_strength(&new_password)?;
+    let hash = password::hash(new_password).await?;
+    let txn = db.begin().await?;
+    let user = users::Entity::find_by_id(user_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::unauthenticated("sign in first"))?;
+    let mut row: users::ActiveModel = user.into();
+    row.password_hash = Set(Some(hash));
+    row.updated_at = Set(Utc::now());
+    let user = row.update(&txn).await?;
+    session::delete_all_for_user_but(&txn, user.id, keep_session).await?;
+    audit::record(
+        &txn,
+        actor,
+        "user.password_changed",
+        Target {
+            kind: "user",
+            id: Some(user.id.to_string()),
+            name: &user.email,
+        },
+        json!({}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
 /// Refuse to take away the admin rights of the last active admin.
 async fn ensure_not_last_admin(db: &impl ConnectionTrait, user: &users::Model) -> Result<()> {
     if user.global_role() != GlobalRole::Admin || !user.active {

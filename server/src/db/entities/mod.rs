@@ -21,7 +21,7 @@ pub mod sessions;
 pub mod source_packages;
 pub mod sources;
 pub mod sso_flows;
-pub mod token_packages;
+pub mod token_package_names;
 pub mod token_repositories;
 pub mod token_roles;
 pub mod tokens;

@@ -30,7 +30,7 @@ use crate::http::TokenAuth;
 use crate::protocols::{
     conditional, encode_segment, etag_of, http_date, principal, reader_principal, PlainError,
 };
-use crate::services::access::{repository_not_found, Access, PackageScope};
+use crate::services::access::{Access, PackageScope};
 use crate::services::audit::Actor;
 use crate::services::downloads::Downloader;
 use crate::services::packages::{self as package_service, NewVersion};
@@ -105,7 +105,7 @@ async fn open(
         .protocol_repository(name)
         .await?
         .filter(|r| r.format() == Some(Format::Composer))
-        .ok_or_else(|| repository_not_found(name))?;
+        .ok_or_else(|| access.unknown_repository(name))?;
     access.check(
         &repository,
         PackageScope::Repository,
@@ -136,7 +136,7 @@ async fn readable_package(
         .ok_or_else(not_found)?;
     match access.check(
         repository,
-        PackageScope::Package(Some(package.id)),
+        PackageScope::Package(&package.name),
         &[Permission::Download],
     ) {
         Err(Error::NotFound(_)) => Err(not_found()),
@@ -631,13 +631,12 @@ async fn upload(
         .protocol_repository(&repo)
         .await?
         .filter(|r| r.format() == Some(Format::Composer))
-        .ok_or_else(|| repository_not_found(&repo))?;
+        .ok_or_else(|| access.unknown_repository(&repo))?;
     let package_name = format!("{vendor}/{name}");
-    let existing = package_service::find(&state.db, repository.id, &package_name).await?;
     // Refuse before reading the body when the caller may not upload here at all.
     access.check(
         &repository,
-        PackageScope::Package(existing.as_ref().map(|p| p.id)),
+        PackageScope::Package(&package_name),
         &[Permission::Upload],
     )?;
     if !is_valid_package_name(&package_name) {

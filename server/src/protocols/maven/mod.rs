@@ -31,7 +31,7 @@ use crate::http::TokenAuth;
 use crate::protocols::{
     conditional, encode_segment, etag_of, http_date, reader_principal, PlainError,
 };
-use crate::services::access::{repository_not_found, Access, PackageScope};
+use crate::services::access::{Access, PackageScope};
 use crate::services::audit::Actor;
 use crate::services::downloads::Downloader;
 use crate::services::packages::{self as package_service, NewFile, WhenExists};
@@ -56,12 +56,17 @@ type MavenError = PlainError;
 
 type Answer = std::result::Result<Response, MavenError>;
 
-async fn repository(state: &SharedState, name: &str) -> Result<repositories::Model> {
+/// A Maven repository by name; one that does not exist answers as one the caller may not see.
+async fn repository(
+    state: &SharedState,
+    access: &Access,
+    name: &str,
+) -> Result<repositories::Model> {
     state
         .protocol_repository(name)
         .await?
         .filter(|r| r.format() == Some(Format::Maven))
-        .ok_or_else(|| repository_not_found(name))
+        .ok_or_else(|| access.unknown_repository(name))
 }
 
 fn not_found(path: &str) -> Error {
@@ -84,7 +89,7 @@ async fn root(
     let access = state
         .protocol_access(reader_principal(&state, auth, &headers).await?)
         .await?;
-    let repository = repository(&state, &repo).await?;
+    let repository = repository(&state, &access, &repo).await?;
     Ok(folder(&state, &access, &repository, &[]).await?)
 }
 
@@ -102,7 +107,7 @@ async fn read(
     let access = state
         .protocol_access(reader_principal(&state, auth, &headers).await?)
         .await?;
-    let repository = repository(&state, &repo).await?;
+    let repository = repository(&state, &access, &repo).await?;
     access.check(
         &repository,
         PackageScope::Repository,
@@ -223,7 +228,7 @@ async fn readable_package(
     };
     match access.check(
         repository,
-        PackageScope::Package(Some(package.id)),
+        PackageScope::Package(&package.name),
         &[Permission::Download],
     ) {
         Ok(()) => Ok(Some(package)),
@@ -350,7 +355,7 @@ async fn generated_metadata(
     let mut updated = repository.updated_at;
     for package in &candidates {
         if !access
-            .permissions(repository, PackageScope::Package(Some(package.id)))
+            .permissions(repository, PackageScope::Package(&package.name))
             .contains(Permission::Download)
         {
             continue;
@@ -507,7 +512,7 @@ async fn write(
         .protocol_access(crate::protocols::principal(auth)?)
         .await?;
     tracing::debug!("maven write: access loaded");
-    let repository = repository(&state, &repo).await?;
+    let repository = repository(&state, &access, &repo).await?;
     tracing::debug!("maven write: repository found");
     let body = request.into_body();
     match parsed {
@@ -524,11 +529,10 @@ async fn write(
             coordinates,
             checksum: Some(checksum),
         } => {
-            let package =
-                package_service::find(&state.db, repository.id, &coordinates.package()).await?;
+            let package_name = coordinates.package();
             access.check(
                 &repository,
-                PackageScope::Package(package.as_ref().map(|p| p.id)),
+                PackageScope::Package(&package_name),
                 &[Permission::Upload],
             )?;
             let sent = small_body(body).await?;
@@ -563,8 +567,7 @@ async fn write(
             checksum: None,
         } => {
             let package_name = coordinates.package();
-            let package = package_service::find(&state.db, repository.id, &package_name).await?;
-            let scope = PackageScope::Package(package.as_ref().map(|p| p.id));
+            let scope = PackageScope::Package(&package_name);
             access.check(&repository, scope, &[Permission::Upload])?;
             let overwrite = wants_overwrite(&query, &headers);
             if overwrite {

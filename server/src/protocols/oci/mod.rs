@@ -268,7 +268,14 @@ struct ImageName {
     name: String,
 }
 
-async fn resolve(ctx: &Ctx, name: &str) -> Result<ImageName, OciError> {
+/// The image a name points to. A repository that does not exist answers exactly as one the
+/// caller may not see: 401 with the challenge for anonymous callers, else the same 404.
+async fn resolve(
+    ctx: &Ctx,
+    access: &Access,
+    name: &str,
+    method: &Method,
+) -> Result<ImageName, OciError> {
     let invalid = || {
         OciError::new(
             StatusCode::BAD_REQUEST,
@@ -286,20 +293,16 @@ async fn resolve(ctx: &Ctx, name: &str) -> Result<ImageName, OciError> {
             format!("{name}: name an image inside a repository, e.g. {name}/app"),
         )
     })?;
-    let unknown = || {
-        OciError::new(
-            StatusCode::NOT_FOUND,
-            "NAME_UNKNOWN",
-            format!("repository name not known to registry: {name}"),
-        )
-    };
     let repository = ctx
         .state
         .protocol_repository(repository)
         .await
         .map_err(|e| from_error(e, "NAME_UNKNOWN", None))?
         .filter(|r| r.format() == Some(Format::Container))
-        .ok_or_else(unknown)?;
+        .ok_or_else(|| match access.unknown_repository(repository) {
+            Error::NotFound(_) => name_unknown(name),
+            err => from_error(err, "NAME_UNKNOWN", Some(scope_for(name, method))),
+        })?;
     Ok(ImageName {
         repository,
         image: image.to_owned(),
@@ -326,17 +329,29 @@ async fn image_package(ctx: &Ctx, target: &ImageName) -> Result<Option<packages:
 fn check(
     access: &Access,
     target: &ImageName,
-    package: Option<&packages::Model>,
     needed: Permission,
     method: &Method,
 ) -> Result<(), OciError> {
     access
         .check(
             &target.repository,
-            PackageScope::Package(package.map(|p| p.id)),
+            PackageScope::Package(&target.image),
             &[needed],
         )
-        .map_err(|err| from_error(err, "NAME_UNKNOWN", Some(scope_for(&target.name, method))))
+        .map_err(|err| match err {
+            Error::NotFound(_) => name_unknown(&target.name),
+            err => from_error(err, "NAME_UNKNOWN", Some(scope_for(&target.name, method))),
+        })
+}
+
+/// The one answer for an image that does not exist, lies in a repository the caller may not
+/// see, or lies outside the caller's package limit.
+fn name_unknown(name: &str) -> OciError {
+    OciError::new(
+        StatusCode::NOT_FOUND,
+        "NAME_UNKNOWN",
+        format!("repository name not known to registry: {name}"),
+    )
 }
 
 async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
@@ -394,29 +409,17 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
         }
         Route::Catalog => catalog(ctx, &access, &query).await,
         Route::Tags(name) => {
-            let target = resolve(ctx, &name).await?;
+            let target = resolve(ctx, &access, &name, &method).await?;
+            check(&access, &target, Permission::Download, &method)?;
             let package = image_package(ctx, &target).await?;
-            check(
-                &access,
-                &target,
-                package.as_ref(),
-                Permission::List,
-                &method,
-            )?;
             tags_list(ctx, &target, package, &query).await
         }
         Route::Manifest(name, reference) => {
-            let target = resolve(ctx, &name).await?;
+            let target = resolve(ctx, &access, &name, &method).await?;
             let package = image_package(ctx, &target).await?;
             match method {
                 Method::GET | Method::HEAD => {
-                    check(
-                        &access,
-                        &target,
-                        package.as_ref(),
-                        Permission::Download,
-                        &method,
-                    )?;
+                    check(&access, &target, Permission::Download, &method)?;
                     let head = method == Method::HEAD;
                     let package = package.ok_or_else(|| manifest_unknown(&reference))?;
                     let who = Downloader::new(&access.principal, None);
@@ -437,23 +440,11 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
                     Ok(answer.response(head))
                 }
                 Method::PUT => {
-                    check(
-                        &access,
-                        &target,
-                        package.as_ref(),
-                        Permission::Upload,
-                        &method,
-                    )?;
+                    check(&access, &target, Permission::Upload, &method)?;
                     put_manifest(ctx, &access, &target, &reference, &headers, body).await
                 }
                 Method::DELETE => {
-                    check(
-                        &access,
-                        &target,
-                        package.as_ref(),
-                        Permission::Administer,
-                        &method,
-                    )?;
+                    check(&access, &target, Permission::Administer, &method)?;
                     deletes_allowed(&target)?;
                     delete_manifest(ctx, &access, &target, package, &reference).await
                 }
@@ -461,27 +452,15 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
             }
         }
         Route::Blob(name, digest) => {
-            let target = resolve(ctx, &name).await?;
+            let target = resolve(ctx, &access, &name, &method).await?;
             let package = image_package(ctx, &target).await?;
             match method {
                 Method::GET | Method::HEAD => {
-                    check(
-                        &access,
-                        &target,
-                        package.as_ref(),
-                        Permission::Download,
-                        &method,
-                    )?;
+                    check(&access, &target, Permission::Download, &method)?;
                     get_blob(ctx, package, &digest, &headers, method == Method::HEAD).await
                 }
                 Method::DELETE => {
-                    check(
-                        &access,
-                        &target,
-                        package.as_ref(),
-                        Permission::Administer,
-                        &method,
-                    )?;
+                    check(&access, &target, Permission::Administer, &method)?;
                     deletes_allowed(&target)?;
                     delete_blob(ctx, package, &digest).await
                 }
@@ -489,30 +468,16 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
             }
         }
         Route::Uploads(name) => {
-            let target = resolve(ctx, &name).await?;
-            let package = image_package(ctx, &target).await?;
+            let target = resolve(ctx, &access, &name, &method).await?;
             if method != Method::POST {
                 return Err(unsupported_method());
             }
-            check(
-                &access,
-                &target,
-                package.as_ref(),
-                Permission::Upload,
-                &method,
-            )?;
+            check(&access, &target, Permission::Upload, &method)?;
             start_upload(ctx, &access, &target, &query, body).await
         }
         Route::Upload(name, id) => {
-            let target = resolve(ctx, &name).await?;
-            let package = image_package(ctx, &target).await?;
-            check(
-                &access,
-                &target,
-                package.as_ref(),
-                Permission::Upload,
-                &method,
-            )?;
+            let target = resolve(ctx, &access, &name, &method).await?;
+            check(&access, &target, Permission::Upload, &method)?;
             let upload = find_upload(ctx, &target, &id).await?;
             match method {
                 Method::GET => upload_status(&target, &upload),
@@ -523,15 +488,9 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
             }
         }
         Route::Referrers(name, digest) => {
-            let target = resolve(ctx, &name).await?;
+            let target = resolve(ctx, &access, &name, &method).await?;
             let package = image_package(ctx, &target).await?;
-            check(
-                &access,
-                &target,
-                package.as_ref(),
-                Permission::Download,
-                &method,
-            )?;
+            check(&access, &target, Permission::Download, &method)?;
             referrers(ctx, package, &digest, &query).await
         }
     }
@@ -641,12 +600,9 @@ async fn token(ctx: &Ctx, headers: &HeaderMap, query: &str) -> Outcome {
                 continue;
             }
             let mut actions = Vec::new();
-            if let Ok(target) = resolve(ctx, name).await {
-                let package = image_package(ctx, &target).await?;
-                let permissions = access.permissions(
-                    &target.repository,
-                    PackageScope::Package(package.map(|p| p.id)),
-                );
+            if let Ok(target) = resolve(ctx, &access, name, &Method::GET).await {
+                let permissions =
+                    access.permissions(&target.repository, PackageScope::Package(&target.image));
                 if permissions.contains(Permission::Download) {
                     actions.push("pull".to_owned());
                 }
@@ -740,7 +696,7 @@ async fn catalog(ctx: &Ctx, access: &Access, query: &HashMap<String, String>) ->
         }
         for package in package_service::list(&ctx.state.db, repository.id).await? {
             if access
-                .permissions(repository, PackageScope::Package(Some(package.id)))
+                .permissions(repository, PackageScope::Package(&package.name))
                 .contains(Permission::List)
             {
                 names.push(format!("{}/{}", repository.name, package.name));
@@ -761,13 +717,7 @@ async fn tags_list(
     package: Option<packages::Model>,
     query: &HashMap<String, String>,
 ) -> Outcome {
-    let package = package.ok_or_else(|| {
-        OciError::new(
-            StatusCode::NOT_FOUND,
-            "NAME_UNKNOWN",
-            format!("repository name not known to registry: {}", target.name),
-        )
-    })?;
+    let package = package.ok_or_else(|| name_unknown(&target.name))?;
     let tags: Vec<String> = oci_tags::Entity::find()
         .filter(oci_tags::Column::PackageId.eq(package.id))
         .all(&ctx.state.db)
@@ -1622,12 +1572,12 @@ async fn start_upload(
     // Cross-repository mount, when the caller may read the source; else a normal upload.
     if let (Some(digest), Some(from)) = (query.get("mount"), query.get("from")) {
         if valid_digest(digest) {
-            if let Ok(source) = resolve(ctx, from).await {
+            if let Ok(source) = resolve(ctx, access, from, &Method::GET).await {
                 if let Some(source_package) = image_package(ctx, &source).await? {
                     let readable = access
                         .permissions(
                             &source.repository,
-                            PackageScope::Package(Some(source_package.id)),
+                            PackageScope::Package(&source_package.name),
                         )
                         .contains(Permission::Download);
                     if readable {
