@@ -345,6 +345,10 @@ impl Config {
         Ok(Sha256::digest(material.as_bytes()).into())
     }
 
+    /// The key file in the data dir, created at first start. It is written whole or not at
+    /// all (a temporary file, synced, then linked into place, and the folder synced), so a
+    /// crash never leaves an empty or partial key; a key file that is not exactly what the
+    /// server writes (64 hex digits) is refused rather than used.
     fn read_or_generate_key_file(&self) -> Result<String, ConfigError> {
         let path = self.data_dir.join("secret.key");
         let fail = |err: std::io::Error| {
@@ -354,26 +358,26 @@ impl Config {
             )
         };
         match std::fs::read_to_string(&path) {
-            Ok(key) => Ok(key.trim().to_owned()),
+            Ok(key) => valid_key_file(&path, &key),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 let key = hex::encode(rand::random::<[u8; 32]>());
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt;
-                    options.mode(0o600);
-                }
-                match options.open(&path) {
-                    Ok(mut file) => {
-                        file.write_all(key.as_bytes()).map_err(fail)?;
+                let staged = self.data_dir.join(format!(
+                    ".secret.key.{}.{}",
+                    std::process::id(),
+                    hex::encode(rand::random::<[u8; 6]>())
+                ));
+                let written = write_synced(&staged, key.as_bytes())
+                    .and_then(|()| std::fs::hard_link(&staged, &path));
+                let _ = std::fs::remove_file(&staged);
+                match written {
+                    Ok(()) => {
+                        sync_folder(&self.data_dir).map_err(fail)?;
                         Ok(key)
                     }
                     // Another process created it first: use theirs.
                     Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-                        std::fs::read_to_string(&path)
-                            .map(|k| k.trim().to_owned())
-                            .map_err(fail)
+                        let theirs = std::fs::read_to_string(&path).map_err(fail)?;
+                        valid_key_file(&path, &theirs)
                     }
                     Err(err) => Err(fail(err)),
                 }
@@ -381,6 +385,46 @@ impl Config {
             Err(err) => Err(fail(err)),
         }
     }
+}
+
+/// The key in a key file, when it is exactly what the server writes: 64 hex digits (a
+/// trailing newline, as `openssl rand -hex 32 >` leaves, is allowed).
+fn valid_key_file(path: &std::path::Path, contents: &str) -> Result<String, ConfigError> {
+    let key = contents.strip_suffix('\n').unwrap_or(contents);
+    if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(key.to_owned())
+    } else {
+        Err(ConfigError::new(
+            "PACKISTRY_SECRET_KEY",
+            format!(
+                "the key file {} is not a key (64 hex digits){}: restore it from a backup, or \
+                 remove it on a server that has no data yet",
+                path.display(),
+                if key.is_empty() { ", it is empty" } else { "" }
+            ),
+        ))
+    }
+}
+
+fn write_synced(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+fn sync_folder(folder: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(folder)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = folder;
+    Ok(())
 }
 
 fn parse_database_url(url: Secret) -> Result<DatabaseUrl, ConfigError> {
@@ -521,5 +565,56 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        // Nothing but the key is left in the data dir.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("secret.key")]);
+    }
+
+    #[test]
+    fn a_key_file_that_is_not_a_key_is_refused_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings();
+        s.data_dir = dir.path().to_owned();
+        let config = Config::validate(s).unwrap();
+        let path = dir.path().join("secret.key");
+        // An empty file (a crash between create and write, before this was atomic), a
+        // cut one, and one with something else in it.
+        for contents in [
+            "",
+            "0123abcd",
+            &"z".repeat(64),
+            &format!("{}\n\n", "a".repeat(64)),
+        ] {
+            std::fs::write(&path, contents).unwrap();
+            let err = config.load_secret_key().unwrap_err();
+            assert!(
+                err.to_string().contains("is not a key"),
+                "{contents:?}: {err}"
+            );
+        }
+        // What `openssl rand -hex 32 > secret.key` writes is fine.
+        std::fs::write(&path, format!("{}\n", "ab".repeat(32))).unwrap();
+        assert!(config.load_secret_key().is_ok());
+    }
+
+    #[test]
+    fn concurrent_first_starts_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys: Vec<[u8; 32]> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut s = settings();
+                        s.data_dir = dir.path().to_owned();
+                        Config::validate(s).unwrap().load_secret_key().unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(keys.windows(2).all(|w| w[0] == w[1]));
     }
 }

@@ -28,7 +28,7 @@ pub struct Token {
     pub created_at: DateTime<Utc>,
 }
 
-async fn token_view(call: &Call<'_>, row: &tokens::Model) -> Result<Token, Error> {
+pub(super) async fn token_view(call: &Call<'_>, row: &tokens::Model) -> Result<Token, Error> {
     let scope = service::scope_of(&call.state.db, row).await?;
     let names = crate::db::entities::repositories::Entity::find()
         .filter(crate::db::entities::repositories::Column::Id.is_in(scope.repository_ids.clone()))

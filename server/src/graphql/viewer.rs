@@ -30,6 +30,28 @@ impl Viewer {
         self.user.as_ref()
     }
 
+    /// The token this request was made with, if any: its scope, expiry and last use.
+    async fn token(&self, ctx: &Context<'_>) -> Result<Option<super::token::Token>> {
+        let call = Call::of(ctx)?;
+        let Some(scope) = call.request.principal.token() else {
+            return Ok(None);
+        };
+        let row = crate::db::entities::tokens::Entity::find_by_id(scope.id)
+            .one(&call.state.db)
+            .await
+            .map_err(crate::error::Error::from)?;
+        match row {
+            Some(row) => Ok(Some(super::token::token_view(&call, &row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether the caller may act on its account as a whole (tokens, profile, groups,
+    /// new repositories): a browser session, or a personal token nothing narrows.
+    async fn acts_for_account(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(Call::of(ctx)?.request.principal.acts_for_account())
+    }
+
     /// Every repository the caller may see, each with the caller's effective permissions
     /// and role there (what the SPA offers or hides).
     async fn repositories(&self, ctx: &Context<'_>) -> Result<Vec<Repository>> {

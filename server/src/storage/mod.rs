@@ -150,38 +150,44 @@ impl BlobStore {
         self.commit_as(staged, &blob_path(&staged.sha256)).await
     }
 
-    /// Store a staged file under a key (blobs, and the parts of resumable uploads).
+    /// Store a staged file under a key (blobs, and the parts of resumable uploads). An object
+    /// already there with the same size is kept (content-addressed keys hold the same bytes);
+    /// one of another size is never trusted: it is replaced, atomically.
     pub async fn commit_as(&self, staged: &Staged, key: &str) -> anyhow::Result<()> {
         let key = key.to_owned();
+        let existing = self.size_of(&key).await?;
+        if existing == Some(staged.size) {
+            return Ok(());
+        }
+        if let Some(size) = existing {
+            tracing::warn!(
+                key,
+                stored = size,
+                expected = staged.size,
+                "a stored object has the wrong size; replacing it with verified bytes"
+            );
+        }
         match &self.local_root {
             Some(root) => {
                 let target = root.join(&key);
-                if tokio::fs::try_exists(&target).await.unwrap_or(false) {
-                    return Ok(());
-                }
                 if let Some(parent) = target.parent() {
                     tokio::fs::create_dir_all(parent).await?;
                 }
-                // A hard link keeps the staging file for the caller; rename semantics (atomic,
-                // never a partial file under the final name) hold on one filesystem.
-                match tokio::fs::hard_link(staged.path(), &target).await {
-                    Ok(()) => Ok(()),
-                    Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-                    Err(_) => {
-                        // Another filesystem: copy beside the target, then rename.
-                        let partial =
-                            target.with_extension(format!("part-{}", uuid::Uuid::new_v4()));
-                        tokio::fs::copy(staged.path(), &partial).await?;
-                        tokio::fs::rename(&partial, &target).await?;
-                        Ok(())
-                    }
+                // A hard link beside the target keeps the staging file for the caller; the
+                // rename over the target is atomic (never a partial file under its name).
+                let partial = target.with_extension(format!("part-{}", uuid::Uuid::new_v4()));
+                if tokio::fs::hard_link(staged.path(), &partial).await.is_err() {
+                    // Another filesystem: copy beside the target instead.
+                    tokio::fs::copy(staged.path(), &partial).await?;
                 }
+                if let Err(err) = tokio::fs::rename(&partial, &target).await {
+                    let _ = tokio::fs::remove_file(&partial).await;
+                    return Err(err.into());
+                }
+                Ok(())
             }
             None => {
                 let path = ObjectPath::from(key);
-                if self.store.head(&path).await.is_ok() {
-                    return Ok(());
-                }
                 let upload = self.store.put_multipart(&path).await?;
                 let mut writer = WriteMultipart::new_with_chunk_size(upload, S3_PART_SIZE);
                 let mut file = tokio::fs::File::open(staged.path()).await?;
@@ -270,28 +276,55 @@ impl BlobStore {
     /// Make a stored object (a verified upload part) the blob `sha256_hex` without reading it:
     /// a hard link on local storage, a server-side copy on S3. Content-addressed: a blob
     /// already there is kept.
-    pub async fn promote(&self, key: &str, sha256_hex: &str) -> anyhow::Result<()> {
+    ///
+    /// `size` is what was hashed to `sha256_hex` when the object was written: the object
+    /// must still have that size, and a blob already stored under the digest with another
+    /// size is replaced, never trusted.
+    pub async fn promote(&self, key: &str, sha256_hex: &str, size: u64) -> anyhow::Result<()> {
         let target_key = blob_path(sha256_hex);
+        let source = self.size_of(key).await?;
+        if source != Some(size) {
+            anyhow::bail!("{key} holds {source:?} bytes, not the {size} that were hashed");
+        }
+        if self.size_of(&target_key).await? == Some(size) {
+            return Ok(());
+        }
         match &self.local_root {
             Some(root) => {
                 let target = root.join(&target_key);
                 if let Some(parent) = target.parent() {
                     tokio::fs::create_dir_all(parent).await?;
                 }
-                match tokio::fs::hard_link(root.join(key), &target).await {
-                    Ok(()) => Ok(()),
-                    Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-                    Err(err) => Err(err.into()),
+                let partial = target.with_extension(format!("part-{}", uuid::Uuid::new_v4()));
+                tokio::fs::hard_link(root.join(key), &partial).await?;
+                if let Err(err) = tokio::fs::rename(&partial, &target).await {
+                    let _ = tokio::fs::remove_file(&partial).await;
+                    return Err(err.into());
                 }
-            }
-            None => {
-                let target = ObjectPath::from(target_key);
-                if self.store.head(&target).await.is_ok() {
-                    return Ok(());
-                }
-                self.store.copy(&ObjectPath::from(key), &target).await?;
                 Ok(())
             }
+            None => {
+                self.store
+                    .copy(&ObjectPath::from(key), &ObjectPath::from(target_key))
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The size of the object under `key`; `None` when there is none.
+    async fn size_of(&self, key: &str) -> anyhow::Result<Option<u64>> {
+        match &self.local_root {
+            Some(root) => match tokio::fs::metadata(root.join(key)).await {
+                Ok(meta) => Ok(Some(meta.len())),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(err) => Err(err.into()),
+            },
+            None => match self.store.head(&ObjectPath::from(key)).await {
+                Ok(meta) => Ok(Some(meta.size)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(err) => Err(err.into()),
+            },
         }
     }
 

@@ -59,8 +59,13 @@ pub fn normalize(version: &str) -> Result<String, InvalidVersion> {
     if matches!(version.as_str(), "master" | "trunk" | "default") {
         version = format!("dev-{version}");
     }
-    if version.len() >= 4 && version[..4].eq_ignore_ascii_case("dev-") {
-        return Ok(format!("dev-{}", &version[4..]));
+    // `get` and not `[..4]`: a non-ASCII name (any Git tag) may not split at byte 4.
+    if let Some(rest) = version
+        .get(..4)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("dev-"))
+        .and_then(|_| version.get(4..))
+    {
+        return Ok(format!("dev-{rest}"));
     }
     if let Some(captures) = BUILD_METADATA.captures(&version) {
         version = captures[1].to_owned();
@@ -244,6 +249,32 @@ pub fn compare_normalized(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Git tags are anything; none may panic the import that reads them.
+    #[test]
+    fn non_ascii_and_odd_tags_never_panic() {
+        for tag in [
+            "déve",
+            "dév-x",
+            "dev\u{e9}",
+            "v1.0-ü",
+            "ü",
+            "1.0.0-β",
+            "\u{1F600}1.0",
+            "1.0\u{0301}",
+            "dev-ß",
+            "ΔΕV-x",
+            "v",
+            "-",
+            "..",
+            "9999999999999999999999.0",
+        ] {
+            let _ = normalize(tag);
+            let _ = normalize_branch(tag);
+        }
+        assert_eq!(normalize("dev-ß").unwrap(), "dev-ß");
+        assert!(normalize("déve").is_err());
+    }
 
     /// Cases from composer/semver's VersionParserTest::successfulNormalizedVersions.
     #[test]

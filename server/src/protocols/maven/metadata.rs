@@ -20,6 +20,9 @@ enum Item {
     Word(String),
 }
 
+/// The rank of the release qualifier (`""`, `ga`, `final`, `release`).
+const RELEASE: (i32, String) = (5, String::new());
+
 fn qualifier_rank(word: &str) -> (i32, String) {
     match word {
         "alpha" | "a" => (0, String::new()),
@@ -62,6 +65,16 @@ fn items(version: &str) -> Vec<Item> {
         }
     }
     flush(&mut current, &mut items, digits);
+    // Zeros before a qualifier do not change a version either: 1.0-alpha == 1-alpha.
+    let mut i = 0;
+    while i + 1 < items.len() {
+        if matches!(items[i], Item::Number(0)) && matches!(items[i + 1], Item::Word(_)) {
+            items.remove(i);
+            i = i.saturating_sub(1);
+        } else {
+            i += 1;
+        }
+    }
     // Trailing zeros and release words do not change a version: 1.0 == 1.
     while matches!(items.last(), Some(Item::Number(0)))
         || matches!(items.last(), Some(Item::Word(w)) if qualifier_rank(w).0 == 5)
@@ -81,10 +94,12 @@ pub fn compare(a: &str, b: &str) -> Ordering {
             (Some(Item::Number(_)), Some(Item::Word(_))) => Ordering::Greater,
             (Some(Item::Word(_)), Some(Item::Number(_))) => Ordering::Less,
             (Some(Item::Word(x)), Some(Item::Word(y))) => qualifier_rank(x).cmp(&qualifier_rank(y)),
-            (Some(Item::Number(x)), None) => x.cmp(&0),
-            (None, Some(Item::Number(y))) => 0.cmp(y),
-            (Some(Item::Word(x)), None) => qualifier_rank(x).0.cmp(&5),
-            (None, Some(Item::Word(y))) => 5.cmp(&qualifier_rank(y).0),
+            // A missing item is the release qualifier, one fixed item, so this is a total
+            // order (sorting may panic on one that is not): any number is above it.
+            (Some(Item::Number(_)), None) => Ordering::Greater,
+            (None, Some(Item::Number(_))) => Ordering::Less,
+            (Some(Item::Word(x)), None) => qualifier_rank(x).cmp(&RELEASE),
+            (None, Some(Item::Word(y))) => RELEASE.cmp(&qualifier_rank(y)),
             (None, None) => Ordering::Equal,
         };
         if ordering != Ordering::Equal {
@@ -309,6 +324,60 @@ pub fn pom_facts(xml: &[u8]) -> Result<PomFacts, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Antisymmetric and transitive over versions that broke the old order (a missing item
+    /// counted as 0 against numbers but as the release against words), so sorting any mix
+    /// of them neither panics nor depends on the input order.
+    #[test]
+    fn the_version_order_is_total() {
+        let versions = [
+            "1",
+            "1.0",
+            "1-sp",
+            "1.0.1",
+            "1.0-alpha",
+            "1-alpha",
+            "1.0.0-sp",
+            "1-foo",
+            "1-bar",
+            "1.ga",
+            "1-ga-1",
+            "1.0.0",
+            "2",
+            "1-rc1",
+            "1-SNAPSHOT",
+            "1.1",
+            "1.0-x",
+            "0",
+            "",
+            "a",
+            "1..1",
+            "1-0-sp",
+            "1.sp.0.1",
+        ];
+        for a in versions {
+            for b in versions {
+                assert_eq!(compare(a, b), compare(b, a).reverse(), "{a} vs {b}");
+                for c in versions {
+                    if compare(a, b).is_le() && compare(b, c).is_le() {
+                        assert!(
+                            compare(a, c).is_le(),
+                            "{a} <= {b} <= {c} but not {a} <= {c}"
+                        );
+                    }
+                }
+            }
+        }
+        let mut sorted = versions.map(str::to_owned).to_vec();
+        sorted.sort_by(|a, b| compare(a, b));
+        let mut reversed = versions.map(str::to_owned).to_vec();
+        reversed.reverse();
+        reversed.sort_by(|a, b| compare(a, b));
+        assert!(sorted
+            .iter()
+            .zip(&reversed)
+            .all(|(a, b)| compare(a, b).is_eq()));
+    }
 
     #[test]
     fn orders_versions_as_maven_does() {

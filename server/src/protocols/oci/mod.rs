@@ -22,7 +22,7 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use packistry_shared::permissions::Permission;
 use packistry_shared::Format;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -482,7 +482,7 @@ async fn handle(ctx: &Ctx, route: Route, request: Request) -> Outcome {
             match method {
                 Method::GET => upload_status(&target, &upload),
                 Method::PATCH => patch_upload(ctx, &target, upload, &headers, body).await,
-                Method::PUT => finish_upload(ctx, &target, upload, &query, body).await,
+                Method::PUT => finish_upload(ctx, &target, upload, &query, &headers, body).await,
                 Method::DELETE => cancel_upload(ctx, upload).await,
                 _ => Err(unsupported_method()),
             }
@@ -1092,6 +1092,24 @@ async fn find_held(
         .await?)
 }
 
+/// A non-distributable layer fetched from its own `urls` (Windows base layers): clients
+/// never push it, so a manifest naming one is accepted without it, as the reference
+/// registries do. Other layers must have been pushed.
+fn is_foreign(layer: &Value) -> bool {
+    let media_type = layer.get("mediaType").and_then(Value::as_str).unwrap_or("");
+    let non_distributable = media_type
+        .starts_with("application/vnd.oci.image.layer.nondistributable.")
+        || media_type.starts_with("application/vnd.docker.image.rootfs.foreign.");
+    let has_urls = layer
+        .get("urls")
+        .and_then(Value::as_array)
+        .is_some_and(|urls| {
+            urls.iter()
+                .any(|u| u.as_str().is_some_and(|u| !u.is_empty()))
+        });
+    non_distributable && has_urls
+}
+
 fn descriptor_digests(manifest: &Value) -> (Vec<String>, Vec<String>) {
     let mut blobs = Vec::new();
     let mut children = Vec::new();
@@ -1108,6 +1126,9 @@ fn descriptor_digests(manifest: &Value) -> (Vec<String>, Vec<String>) {
         .into_iter()
         .flatten()
     {
+        if is_foreign(layer) {
+            continue;
+        }
         if let Some(d) = layer.get("digest").and_then(Value::as_str) {
             blobs.push(d.to_owned());
         }
@@ -1685,18 +1706,56 @@ async fn append_part(
     if staged.size == 0 {
         return Ok(upload);
     }
-    ctx.state
-        .blobs
-        .commit_as(&staged, &part_key(upload.id, upload.parts))
-        .await
-        .map_err(Error::internal)?;
+    // Claim this part's place: only the one request that moves the upload on from the
+    // state it read wins; a chunk sent at the same time loses and is refused, so a part's
+    // bytes and the digest recorded for them always come from the same request.
     let (size, parts) = (upload.size + staged.size as i64, upload.parts + 1);
-    let mut row: oci_uploads::ActiveModel = upload.into();
-    row.size = Set(size);
-    row.parts = Set(parts);
-    row.single_part_sha256 = Set(first.then(|| staged.sha256.clone()));
-    row.updated_at = Set(Utc::now());
-    Ok(row.update(&ctx.state.db).await?)
+    let single_part_sha256 = first.then(|| staged.sha256.clone());
+    let now = Utc::now();
+    let claimed = oci_uploads::Entity::update_many()
+        .col_expr(oci_uploads::Column::Size, Expr::value(size))
+        .col_expr(oci_uploads::Column::Parts, Expr::value(parts))
+        .col_expr(
+            oci_uploads::Column::SinglePartSha256,
+            Expr::value(single_part_sha256.clone()),
+        )
+        .col_expr(oci_uploads::Column::UpdatedAt, Expr::value(now))
+        .filter(oci_uploads::Column::Id.eq(upload.id))
+        .filter(oci_uploads::Column::Parts.eq(upload.parts))
+        .filter(oci_uploads::Column::Size.eq(upload.size))
+        .exec(&ctx.state.db)
+        .await?;
+    if claimed.rows_affected == 0 {
+        return Err(OciError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "BLOB_UPLOAD_INVALID",
+            "another chunk of this upload arrived at the same time; ask for the upload's \
+             state (GET) and send what follows it",
+        ));
+    }
+    let key = part_key(upload.id, upload.parts);
+    if let Err(err) = ctx.state.blobs.commit_as(&staged, &key).await {
+        // Give the place back, so the client may send the chunk again.
+        let _ = oci_uploads::Entity::update_many()
+            .col_expr(oci_uploads::Column::Size, Expr::value(upload.size))
+            .col_expr(oci_uploads::Column::Parts, Expr::value(upload.parts))
+            .col_expr(
+                oci_uploads::Column::SinglePartSha256,
+                Expr::value(upload.single_part_sha256.clone()),
+            )
+            .filter(oci_uploads::Column::Id.eq(upload.id))
+            .filter(oci_uploads::Column::Parts.eq(parts))
+            .exec(&ctx.state.db)
+            .await;
+        return Err(Error::internal(err).into());
+    }
+    Ok(oci_uploads::Model {
+        size,
+        parts,
+        single_part_sha256,
+        updated_at: now,
+        ..upload
+    })
 }
 
 async fn patch_upload(
@@ -1706,24 +1765,8 @@ async fn patch_upload(
     headers: &HeaderMap,
     body: Body,
 ) -> Outcome {
-    if let Some(range) = headers.get(CONTENT_RANGE).and_then(|v| v.to_str().ok()) {
-        let start = range
-            .trim()
-            .trim_start_matches("bytes ")
-            .split('-')
-            .next()
-            .and_then(|s| s.trim().parse::<i64>().ok());
-        if start != Some(upload.size) {
-            let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-            upload_headers(&mut response, target, &upload);
-            let body = json!({ "errors": [{ "code": "BLOB_UPLOAD_INVALID", "message": format!("chunk out of order: the upload has {} bytes", upload.size), "detail": {} }] });
-            *response.body_mut() = Body::from(body.to_string());
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            response.headers_mut().remove(CONTENT_LENGTH);
-            return Ok(response);
-        }
+    if let Some(refused) = out_of_order(target, &upload, headers) {
+        return Ok(refused);
     }
     let upload = append_part(ctx, upload, body).await?;
     let mut response = StatusCode::ACCEPTED.into_response();
@@ -1731,13 +1774,47 @@ async fn patch_upload(
     Ok(response)
 }
 
+/// 416 for a chunk whose `Content-Range` does not continue the upload where it stands.
+fn out_of_order(
+    target: &ImageName,
+    upload: &oci_uploads::Model,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    let range = headers.get(CONTENT_RANGE)?.to_str().ok();
+    let start = range.and_then(|range| {
+        range
+            .trim()
+            .trim_start_matches("bytes ")
+            .split('-')
+            .next()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+    });
+    if start == Some(upload.size) {
+        return None;
+    }
+    let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+    upload_headers(&mut response, target, upload);
+    let body = json!({ "errors": [{ "code": "BLOB_UPLOAD_INVALID", "message": format!("chunk out of order: the upload has {} bytes", upload.size), "detail": {} }] });
+    *response.body_mut() = Body::from(body.to_string());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().remove(CONTENT_LENGTH);
+    Some(response)
+}
+
 async fn finish_upload(
     ctx: &Ctx,
     target: &ImageName,
     upload: oci_uploads::Model,
     query: &HashMap<String, String>,
+    headers: &HeaderMap,
     body: Body,
 ) -> Outcome {
+    // A closing chunk must continue the upload too (distribution-spec: 416 otherwise).
+    if let Some(refused) = out_of_order(target, &upload, headers) {
+        return Ok(refused);
+    }
     let digest = query
         .get("digest")
         .filter(|d| valid_digest(d))
@@ -1774,7 +1851,7 @@ async fn finish_upload(
                 package_service::ensure_blob_digest(&ctx.state.db, sha256, upload.size).await?;
                 ctx.state
                     .blobs
-                    .promote(&part_key(upload.id, 0), sha256)
+                    .promote(&part_key(upload.id, 0), sha256, upload.size as u64)
                     .await
                     .map_err(Error::internal)?;
             }
