@@ -44,6 +44,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, ConfigError> {
         base_url,
         secret_key,
         login_throttle: LoginThrottle::default(),
+        tasks: Default::default(),
         tokens: TokenAuthenticator::default(),
         metrics: http::metrics::install_recorder(),
         schema: graphql::schema_builder().finish(),
@@ -94,29 +95,34 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Ok(_) => {}
         Err(err) => tracing::warn!(error = %err, "cannot count users"),
     }
-    let flusher = {
+    use crate::jobs::supervisor::supervise;
+    let flusher = supervise(state.clone(), "flusher", {
         let state = state.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
-            loop {
-                tick.tick().await;
-                state.tokens.flush_last_used(&state.db).await;
-                state.downloads.flush(&state.db).await;
-                // Histogram samples wait in memory until drained: without this, a server
-                // nobody scrapes would grow with every request.
-                state.metrics.run_upkeep();
+        move || {
+            let state = state.clone();
+            async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+                loop {
+                    tick.tick().await;
+                    state.tokens.flush_last_used(&state.db).await;
+                    state.downloads.flush(&state.db).await;
+                    // Histogram samples wait in memory until drained: without this, a
+                    // server nobody scrapes would grow with every request.
+                    state.metrics.run_upkeep();
+                }
             }
-        })
-    };
-    let maintenance = tokio::spawn(services::maintenance::run_forever(state.clone()));
-    let jobs = tokio::spawn(crate::jobs::run_forever(state.clone()));
+        }
+    });
+    let maintenance = supervise(state.clone(), "maintenance", {
+        let state = state.clone();
+        move || services::maintenance::run_forever(state.clone())
+    });
+    let jobs = supervise(state.clone(), "jobs", {
+        let state = state.clone();
+        move || crate::jobs::run_forever(state.clone())
+    });
     let app = http::router(state.clone());
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    serve(listener, app, shutdown_signal()).await;
     flusher.abort();
     maintenance.abort();
     jobs.abort();
@@ -125,6 +131,78 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     state.db.clone().close().await.ok();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Connections served at once, at most; further ones wait in the listen backlog.
+const MAX_CONNECTIONS: usize = 4096;
+/// A request's head must arrive within this time, and an idle kept-alive connection is
+/// closed after it (slow or silent clients cannot hold connections open).
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long shutdown waits for in-flight requests.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Accept and serve HTTP/1.1 connections until `shutdown`, then finish in-flight requests.
+/// Unlike `axum::serve`: request heads must arrive within [`HEADER_READ_TIMEOUT`],
+/// connections are capped at [`MAX_CONNECTIONS`], and `TCP_NODELAY` is set (without it,
+/// every response after the first on a kept-alive connection waits ~40 ms for delayed
+/// ACKs).
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use tower::{Service, ServiceExt};
+
+    let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: wait, then go on accepting.
+                    tracing::warn!(error = %err, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(service) = make_service.call(peer).await;
+        let service = hyper_util::service::TowerToHyperService::new(service.map_request(
+            |request: hyper::Request<hyper::body::Incoming>| request.map(axum::body::Body::new),
+        ));
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown: requests still running after {SHUTDOWN_GRACE:?}; stopping");
+    }
 }
 
 async fn shutdown_signal() {

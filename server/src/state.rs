@@ -22,6 +22,8 @@ pub struct AppState {
     pub base_url: String,
     pub secret_key: [u8; 32],
     pub login_throttle: LoginThrottle,
+    /// The background loops and how often each had to be restarted.
+    pub tasks: crate::jobs::supervisor::Supervisor,
     pub tokens: TokenAuthenticator,
     pub metrics: PrometheusHandle,
     pub schema: PackistrySchema,

@@ -258,3 +258,108 @@ async fn a_damaged_key_file_stops_the_server_with_one_clear_line() {
     assert!(stderr.contains("is not a key"), "{stderr}");
     assert!(stderr.contains("secret.key"), "{stderr}");
 }
+
+#[tokio::test]
+async fn garbage_collection_deletes_nothing_it_cannot_prove_unused() {
+    let env = TestEnv::new()
+        .with_env("PACKISTRY_MAINTENANCE_INTERVAL_SECONDS", "1")
+        .with_env("PACKISTRY_GC_GRACE_SECONDS", "0");
+    env.create_user("root@example.com", "admin", "root-password-1");
+    env.cli_ok(&["repo", "create", "images", "--format", "container"]);
+    let token = env.cli_ok(&[
+        "token",
+        "create",
+        "--user",
+        "root@example.com",
+        "--name",
+        "t",
+        "--all-repositories",
+        "--role",
+        "administrator",
+    ]);
+    let server = env.start();
+    let r = Registry { env, server, token };
+    let config = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();
+    let layer = b"a layer of a tagged image".to_vec();
+    let dropped = b"a layer of an untagged image".to_vec();
+    for bytes in [&config, &layer, &dropped] {
+        let location = r.start_upload("images/app").await;
+        assert_eq!(r.patch(&location, bytes.clone()).await, 202);
+        assert_eq!(r.close(&location, &digest(bytes)).await, 201);
+    }
+    let manifest = |layer: &[u8]| {
+        json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(&config), "size": config.len() },
+            "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest(layer), "size": layer.len() }],
+        })
+        .to_string()
+    };
+    let tagged = manifest(&layer);
+    let untagged = manifest(&dropped);
+    for (reference, body) in [
+        ("v1".to_owned(), &tagged),
+        (digest(untagged.as_bytes()), &untagged),
+    ] {
+        let response = client()
+            .put(
+                r.server
+                    .url(&format!("/v2/images/app/manifests/{reference}")),
+            )
+            .basic_auth("token", Some(&r.token))
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    // The tagged manifest's bytes become unreadable (a storage hiccup, a damaged file).
+    let file = |bytes: &[u8]| {
+        let hex = format!("{:x}", Sha256::digest(bytes));
+        r.env
+            .data_dir
+            .path()
+            .join("blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+    };
+    std::fs::write(file(tagged.as_bytes()), b"not a manifest").unwrap();
+    // Several passes run; none may delete anything, not even the untagged image's layer.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    for bytes in [&config, &layer, &dropped] {
+        assert!(file(bytes).exists(), "a blob was deleted while in doubt");
+    }
+    assert!(
+        r.server
+            .logs()
+            .contains("garbage collection stopped, nothing deleted"),
+        "{}",
+        r.server.logs()
+    );
+}
+
+#[tokio::test]
+async fn killed_during_first_starts_the_data_dir_still_works() {
+    let env = TestEnv::new();
+    // Killed again and again while creating the key and migrating an empty data dir.
+    for n in 0..15u64 {
+        let mut child = env
+            .command()
+            .arg("serve")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(10 + (n * 37) % 50));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    // Then everything works: the CLI, and a server.
+    env.create_user("root@example.com", "admin", "root-password-1");
+    env.cli_ok(&["repo", "create", "after", "--format", "composer"]);
+    let server = env.start();
+    let ready = client().get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+}

@@ -36,12 +36,21 @@ async fn starts_with_no_setup_and_reports_health_readiness_and_metrics() {
         let health = http.get(server.url("/healthz")).send().await.unwrap();
         assert_eq!(health.status(), 200);
     }
+    // Anonymous on a repository that does not exist: the same 401 as on a private one.
     let missing = http
         .get(server.url("/composer/nowhere/packages.json"))
         .send()
         .await
         .unwrap();
-    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.status(), 401);
+    // Invented methods all count as one series, whatever their names.
+    for n in 0..3 {
+        let method = reqwest::Method::from_bytes(format!("INVENTED{n}").as_bytes()).unwrap();
+        http.request(method, server.url("/healthz"))
+            .send()
+            .await
+            .unwrap();
+    }
     let text = http
         .get(server.url("/metrics"))
         .send()
@@ -53,17 +62,19 @@ async fn starts_with_no_setup_and_reports_health_readiness_and_metrics() {
     for line in [
         r#"http_requests_total{method="GET",route="/healthz",status="200"} 3"#,
         r#"http_request_duration_seconds_count{method="GET",route="/healthz",status="200"} 3"#,
-        r#"http_requests_total{method="GET",route="/composer/{repo}/packages.json",status="404"} 1"#,
+        r#"http_requests_total{method="GET",route="/composer/{repo}/packages.json",status="401"} 1"#,
+        r#"http_requests_total{method="OTHER",route="/healthz",status="405"} 3"#,
         r#"http_requests_total{method="GET",route="/metrics",status="200"} 1"#,
     ] {
         assert!(text.contains(line), "{line} in\n{text}");
     }
+    assert!(!text.contains("INVENTED"), "{text}");
     // Each response is logged at info, inside the request's span.
     let logs = server.logs();
     assert!(
         logs.lines().any(|l| l.contains("http.request")
             && l.contains(r#"http.route="/composer/{repo}/packages.json""#)
-            && l.contains("http.status=404")
+            && l.contains("http.status=401")
             && l.contains("response")),
         "{logs}"
     );

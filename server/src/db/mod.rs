@@ -13,13 +13,48 @@ use crate::config::{ConfigError, DatabaseUrl};
 /// Connect and bring the schema up to date.
 pub async fn connect_and_migrate(url: &DatabaseUrl) -> Result<DatabaseConnection, ConfigError> {
     let db = connect(url).await?;
-    Migrator::up(&db, None).await.map_err(|err| {
+    migrate(&db).await.map_err(|err| {
         ConfigError::new(
             "PACKISTRY_DATABASE_URL",
             format!("cannot migrate {}: {err}", url.redacted()),
         )
     })?;
     Ok(db)
+}
+
+/// Apply the pending migrations, each in one transaction with its record, so a crash
+/// (or SIGKILL) mid-migration leaves it wholly undone and the next start applies it again.
+/// sea-orm-migration does this on PostgreSQL; on SQLite (whose DDL is transactional too)
+/// it is done here, one migration at a time. Another process migrating at the same moment
+/// makes a step fail; it is tried again once that process is done.
+async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        return Migrator::up(db, None).await;
+    }
+    let mut failures = 0;
+    loop {
+        let step = async {
+            let txn = db.begin().await?;
+            if Migrator::get_pending_migrations(&txn).await?.is_empty() {
+                txn.commit().await?;
+                return Ok(true);
+            }
+            Migrator::up(&txn, Some(1)).await?;
+            txn.commit().await?;
+            Ok::<bool, sea_orm::DbErr>(false)
+        };
+        match step.await {
+            Ok(true) => return Ok(()),
+            Ok(false) => failures = 0,
+            Err(err) if failures < 10 => {
+                failures += 1;
+                tracing::debug!(error = %err, "a migration step failed; trying again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(err) => return Err(err),
+        }
+    }
 }
 
 pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, ConfigError> {

@@ -149,23 +149,39 @@ fn route_name(route: Option<&MatchedPath>) -> &str {
 
 /// The handles of one series (method, route, status), kept once made.
 struct Series {
-    method: Method,
+    method: &'static str,
     route: String,
     status: u16,
     requests: Counter,
     duration: Histogram,
 }
 
-/// Routes are templates, so the series are few; past this many (odd methods), requests are
-/// still counted, only without keeping their handles.
+/// Routes are templates and methods one of eight labels, so the series are few; past this
+/// many, requests are still counted, only without keeping their handles.
 const MAX_SERIES: usize = 4096;
 
 static SERIES: LazyLock<RwLock<HashMap<u64, Series>>> = LazyLock::new(Default::default);
 
+/// The method as a metric label: the standard ones by name, any other as `OTHER`, so a
+/// caller inventing methods cannot create series.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
 fn record(method: &Method, route: &str, status: u16, seconds: f64) {
+    let method = method_label(method);
     let key = {
         let mut hasher = std::hash::DefaultHasher::new();
-        (method.as_str(), route, status).hash(&mut hasher);
+        (method, route, status).hash(&mut hasher);
         hasher.finish()
     };
     if let Ok(known) = SERIES.read() {
@@ -179,7 +195,7 @@ fn record(method: &Method, route: &str, status: u16, seconds: f64) {
         }
     }
     let labels = [
-        ("method", method.as_str().to_owned()),
+        ("method", method.to_owned()),
         ("route", route.to_owned()),
         ("status", status.to_string()),
     ];
@@ -190,7 +206,7 @@ fn record(method: &Method, route: &str, status: u16, seconds: f64) {
     if let Ok(mut known) = SERIES.write() {
         if known.len() < MAX_SERIES {
             known.entry(key).or_insert(Series {
-                method: method.clone(),
+                method,
                 route: route.to_owned(),
                 status,
                 requests,

@@ -7,6 +7,7 @@
 //! [`crate::services::maintenance`]); this queue runs everything else.
 
 pub mod import;
+pub mod supervisor;
 
 use std::time::Duration;
 
@@ -121,11 +122,33 @@ pub async fn of_subject(
         .await?)
 }
 
-/// Claim the next due job for `worker`, if any.
+/// Claim the next due job for `worker`, if any. A job whose workers stopped (crashed, or
+/// were killed) while running it [`MAX_ATTEMPTS`] times is not claimed again: it fails,
+/// visibly, instead of taking down one replica's worker after another.
 pub async fn claim(state: &SharedState, worker: &str) -> Result<Option<jobs::Model>> {
     let db = &state.db;
     let now = Utc::now();
     let stale = now - chrono::Duration::from_std(LEASE).unwrap_or_default();
+    jobs::Entity::update_many()
+        .col_expr(jobs::Column::Status, Expr::value("failed"))
+        .col_expr(
+            jobs::Column::Error,
+            Expr::value(format!(
+                "its worker stopped while running it {MAX_ATTEMPTS} times; not tried again"
+            )),
+        )
+        .col_expr(
+            jobs::Column::LockedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(jobs::Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
+        .filter(jobs::Column::Kind.ne("maintenance"))
+        .filter(jobs::Column::Status.eq("running"))
+        .filter(jobs::Column::LockedAt.lt(stale))
+        .filter(jobs::Column::Attempts.gte(MAX_ATTEMPTS))
+        .exec(db)
+        .await?;
     if db.get_database_backend() == DatabaseBackend::Postgres {
         let sql = "UPDATE jobs SET status = 'running', locked_at = $1, locked_by = $2, \
                    attempts = attempts + 1, updated_at = $1 \
@@ -201,10 +224,33 @@ pub async fn progress(
     Ok(())
 }
 
-/// Close a run: succeeded, queued again after a backoff, or failed for good.
+/// Keep a running job's lease while its worker is alive, so a long import is not claimed
+/// by a second worker; only the worker holding the job renews it.
+async fn renew_lease(db: sea_orm::DatabaseConnection, id: Uuid, worker: String) {
+    let mut tick = tokio::time::interval(LEASE / 4);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let renewed = jobs::Entity::update_many()
+            .col_expr(jobs::Column::LockedAt, Expr::value(Utc::now()))
+            .filter(jobs::Column::Id.eq(id))
+            .filter(jobs::Column::Status.eq("running"))
+            .filter(jobs::Column::LockedBy.eq(worker.as_str()))
+            .exec(&db)
+            .await;
+        if let Err(err) = renewed {
+            tracing::warn!(job = %id, error = %err, "renewing a job's lease failed");
+        }
+    }
+}
+
+/// Close a run: succeeded, queued again after a backoff, or failed for good. Only the
+/// worker still holding the job records its end (one whose lease ran out and was claimed
+/// by another leaves it to that one).
 async fn finish(
     db: &impl ConnectionTrait,
     job: &jobs::Model,
+    worker: &str,
     outcome: std::result::Result<Value, (JobFailure, Value)>,
 ) -> Result<()> {
     let now = Utc::now();
@@ -230,7 +276,7 @@ async fn finish(
             ("failed", Some(failure.message), result, now, 100)
         }
     };
-    jobs::Entity::update_many()
+    let done = jobs::Entity::update_many()
         .col_expr(jobs::Column::Status, Expr::value(status))
         .col_expr(jobs::Column::Error, Expr::value(error))
         .col_expr(jobs::Column::Result, Expr::value(result))
@@ -243,9 +289,41 @@ async fn finish(
         .col_expr(jobs::Column::LockedBy, Expr::value(Option::<String>::None))
         .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
         .filter(jobs::Column::Id.eq(job.id))
+        .filter(jobs::Column::Status.eq("running"))
+        .filter(jobs::Column::LockedBy.eq(worker))
         .exec(db)
         .await?;
+    if done.rows_affected == 0 {
+        tracing::warn!(job = %job.id, kind = job.kind, "another worker holds this job now; its end here is not recorded");
+    }
     Ok(())
+}
+
+/// Run a job; a panic in it is a failure of that job (retried with backoff up to
+/// [`MAX_ATTEMPTS`]), never the end of the worker.
+async fn run_caught(
+    state: &SharedState,
+    job: &jobs::Model,
+) -> std::result::Result<Value, (JobFailure, Value)> {
+    use futures_util::FutureExt as _;
+    match std::panic::AssertUnwindSafe(run(state, job))
+        .catch_unwind()
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            tracing::error!(job = %job.id, kind = job.kind, panic = message, "a job panicked");
+            Err((
+                JobFailure::transient(format!("the job stopped on an internal error: {message}")),
+                Value::Null,
+            ))
+        }
+    }
 }
 
 async fn run(
@@ -268,8 +346,10 @@ pub async fn run_forever(state: SharedState) {
     loop {
         match claim(&state, &worker).await {
             Ok(Some(job)) => {
-                let outcome = run(&state, &job).await;
-                if let Err(err) = finish(&state.db, &job, outcome).await {
+                let lease = tokio::spawn(renew_lease(state.db.clone(), job.id, worker.clone()));
+                let outcome = run_caught(&state, &job).await;
+                lease.abort();
+                if let Err(err) = finish(&state.db, &job, &worker, outcome).await {
                     tracing::error!(job = %job.id, error = ?err, "recording the end of a job failed");
                 }
                 continue;

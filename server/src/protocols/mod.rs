@@ -195,6 +195,24 @@ pub fn body_went_idle(err: &(dyn std::error::Error + 'static)) -> bool {
     caused_by::<tower_http::timeout::TimeoutError>(err)
 }
 
+/// The largest body a protocol route reads into memory (checksums, notifications,
+/// metadata): every larger upload streams to disk.
+pub const SMALL_BODY: usize = 1024 * 1024;
+
+/// A small request body read whole, once its caller has been allowed: 413 past
+/// [`SMALL_BODY`] bytes.
+pub async fn small_body(body: axum::body::Body) -> crate::error::Result<bytes::Bytes> {
+    axum::body::to_bytes(body, SMALL_BODY).await.map_err(|err| {
+        if body_too_large(&err) {
+            crate::error::Error::PayloadTooLarge(format!(
+                "this request's body may be at most {SMALL_BODY} bytes"
+            ))
+        } else {
+            crate::error::Error::body(&err)
+        }
+    })
+}
+
 /// Whether `axum::body::to_bytes` failed on its length limit.
 pub fn body_too_large(err: &(dyn std::error::Error + 'static)) -> bool {
     caused_by::<http_body_util::LengthLimitError>(err)

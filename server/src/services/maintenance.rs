@@ -115,16 +115,28 @@ pub async fn run_if_due(state: &SharedState, worker: &str) -> Result<Option<Repo
     outcome.map(Some)
 }
 
-async fn json_of(state: &SharedState, sha256: &str) -> Option<Value> {
-    let mut stream = state.blobs.read(sha256).await.ok()?;
+/// A kept manifest's body. Anything short of reading it whole as JSON is an error: the
+/// pass then stops and deletes nothing, since it cannot prove what the manifest still uses
+/// (one storage hiccup must not delete the layers of tagged images).
+async fn json_of(state: &SharedState, sha256: &str) -> Result<Value> {
+    let doubt = |why: String| {
+        Error::internal(anyhow::anyhow!(
+            "garbage collection stopped, nothing deleted: the manifest blob {sha256} {why}"
+        ))
+    };
+    let mut stream = state
+        .blobs
+        .read(sha256)
+        .await
+        .map_err(|err| doubt(format!("cannot be read ({err})")))?;
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
-        bytes.extend_from_slice(&chunk.ok()?);
+        bytes.extend_from_slice(&chunk.map_err(|err| doubt(format!("cannot be read ({err})")))?);
         if bytes.len() > 4 * 1024 * 1024 {
-            return None;
+            return Err(doubt("is larger than a manifest may be".into()));
         }
     }
-    serde_json::from_slice(&bytes).ok()
+    serde_json::from_slice(&bytes).map_err(|err| doubt(format!("is not JSON ({err})")))
 }
 
 fn digests_in(manifest: &Value, key: &str) -> Vec<String> {
@@ -180,7 +192,7 @@ pub async fn run(state: &SharedState) -> Result<Report> {
             let key = (m.package_id, m.digest.clone());
             if keep.contains(&key) {
                 if let std::collections::hash_map::Entry::Vacant(slot) = bodies.entry(key) {
-                    let body = json_of(state, &m.blob_sha256).await.unwrap_or(Value::Null);
+                    let body = json_of(state, &m.blob_sha256).await?;
                     for child in digests_in(&body, "manifests") {
                         keep.insert((m.package_id, child));
                     }
@@ -331,7 +343,7 @@ pub async fn run_forever(state: SharedState) {
     let tick = Duration::from_secs(state.config.maintenance_interval_seconds.clamp(1, 60));
     loop {
         if let Err(err) = run_if_due(&state, &worker).await {
-            tracing::warn!(error = %err, "maintenance could not run");
+            tracing::warn!(error = ?err, "maintenance could not run");
         }
         tokio::time::sleep(tick).await;
     }

@@ -105,6 +105,14 @@ pub fn rate_limited(status: reqwest::StatusCode, headers: &HeaderMap) -> Option<
     })
 }
 
+/// Whether two URLs have the same scheme, host and port.
+fn same_origin(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
 fn next_link(headers: &HeaderMap) -> Option<String> {
     let link = headers.get(LINK)?.to_str().ok()?;
     link.split(',').find_map(|part| {
@@ -444,7 +452,19 @@ impl ApiFailure {
             retry_after: None,
         }
     }
+
+    fn transient(message: String) -> Self {
+        ApiFailure {
+            message,
+            transient: true,
+            retry_after: None,
+        }
+    }
 }
+
+/// Pages of tags or of branches read at most (100 a page on most hosts): past them the
+/// listing is refused, not cut.
+const MAX_REF_PAGES: usize = 100;
 
 impl Client {
     fn project_api(&self, project: &str) -> String {
@@ -502,6 +522,9 @@ impl Client {
     }
 
     /// Every tag and branch of a project with its commit, from the host's API (all pages).
+    /// A listing that cannot be read whole (an answer that is not a list, more pages than
+    /// this reads) is an error, never a shorter list: the import deletes the versions of
+    /// refs it does not see.
     pub async fn refs(&self, project: &str) -> Result<Vec<(String, String)>, ApiFailure> {
         let base = self.project_api(project);
         let mut refs = Vec::new();
@@ -512,17 +535,28 @@ impl Client {
                 Provider::Gitea => format!("{base}/{kind}?limit=50"),
                 _ => format!("{base}/{kind}?per_page=100"),
             });
-            for _ in 0..100 {
+            for page in 0.. {
                 let Some(current) = url.take() else { break };
+                if page == MAX_REF_PAGES {
+                    return Err(ApiFailure::permanent(format!(
+                        "the project has more than {MAX_REF_PAGES} pages of {kind}; \
+                         nothing was changed"
+                    )));
+                }
                 let response = self.fetch(&current, true).await?;
                 let headers = response.headers().clone();
                 let body: Value = response.json().await.map_err(|err| {
                     ApiFailure::permanent(format!("the host's {kind} list is unreadable: {err}"))
                 })?;
                 let items = match self.provider {
-                    Provider::Bitbucket => body["values"].as_array().cloned().unwrap_or_default(),
-                    _ => body.as_array().cloned().unwrap_or_default(),
-                };
+                    Provider::Bitbucket => body["values"].as_array().cloned(),
+                    _ => body.as_array().cloned(),
+                }
+                .ok_or_else(|| {
+                    ApiFailure::transient(format!(
+                        "the host's {kind} list is not a list; nothing was changed"
+                    ))
+                })?;
                 for item in items {
                     let name = item["name"].as_str().unwrap_or("");
                     let sha = ["commit", "target"]
@@ -551,6 +585,16 @@ impl Client {
                         }),
                     _ => next_link(&headers),
                 };
+                // The token goes with every page: follow a next page on the API's own
+                // host only.
+                if let Some(next) = &url {
+                    if !same_origin(next, &self.api) {
+                        return Err(ApiFailure::permanent(format!(
+                            "the host's next page of {kind} is on another host ({next}); \
+                             not followed, nothing was changed"
+                        )));
+                    }
+                }
             }
         }
         Ok(refs)

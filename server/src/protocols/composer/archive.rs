@@ -66,6 +66,10 @@ pub enum ArchiveError {
     Corrupt(String, String),
     #[error("{0} is larger than {1} bytes")]
     FileTooLarge(&'static str, u64),
+    #[error("the archive entry \"{0}\" is a symbolic link; packages may not hold links")]
+    Symlink(String),
+    #[error("the archive holds \"{0}\" twice")]
+    Duplicate(String),
 }
 
 fn is_safe_name(name: &str) -> bool {
@@ -92,6 +96,7 @@ pub fn inspect_reader<R: Read + Seek>(reader: R, limits: Limits) -> Result<Conte
 
     // Names and declared sizes first: cheap, and refuses most bad archives at once.
     let mut names = Vec::with_capacity(zip.len());
+    let mut seen = std::collections::HashSet::with_capacity(zip.len());
     let mut declared_total: u64 = 0;
     for index in 0..zip.len() {
         let entry = zip
@@ -103,6 +108,17 @@ pub fn inspect_reader<R: Read + Seek>(reader: R, limits: Limits) -> Result<Conte
             .into_owned();
         if !is_safe_name(&name) || entry.enclosed_name().is_none() {
             return Err(ArchiveError::UnsafePath(name));
+        }
+        // A link would point an extracting client anywhere on its disk.
+        if entry
+            .unix_mode()
+            .is_some_and(|mode| mode & 0o170000 == 0o120000)
+        {
+            return Err(ArchiveError::Symlink(name));
+        }
+        // Two entries of one name extract as whichever comes last, which differs by tool.
+        if !seen.insert(name.trim_end_matches('/').to_owned()) {
+            return Err(ArchiveError::Duplicate(name));
         }
         declared_total = declared_total.saturating_add(entry.size());
         if declared_total > limits.max_total_size {
@@ -227,6 +243,46 @@ mod tests {
 
     fn inspect_bytes(bytes: Vec<u8>) -> Result<Contents, ArchiveError> {
         inspect_reader(Cursor::new(bytes), Limits::default())
+    }
+
+    #[test]
+    fn refuses_links_and_duplicate_names() {
+        let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        writer
+            .start_file("composer.json", SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(br#"{"name":"acme/a"}"#).unwrap();
+        writer
+            .add_symlink("src", "/etc", SimpleFileOptions::default())
+            .unwrap();
+        let linked = writer.finish().unwrap().into_inner();
+        assert!(matches!(
+            inspect_bytes(linked),
+            Err(ArchiveError::Symlink(name)) if name == "src"
+        ));
+
+        // Written as two names, then one renamed in place to the other's name.
+        let bytes = zip_of(&[
+            ("composer.json", br#"{"name":"acme/a"}"#),
+            ("src/A.php", b"<?php // one"),
+            ("src/B.php", b"<?php // two"),
+        ]);
+        let renamed: Vec<u8> = {
+            let (from, to) = (b"src/B.php", b"src/A.php");
+            let mut out = bytes.clone();
+            let mut i = 0;
+            while i + from.len() <= out.len() {
+                if &out[i..i + from.len()] == from {
+                    out[i..i + from.len()].copy_from_slice(to);
+                }
+                i += 1;
+            }
+            out
+        };
+        assert!(matches!(
+            inspect_bytes(renamed),
+            Err(ArchiveError::Duplicate(name)) if name == "src/A.php"
+        ));
     }
 
     #[test]

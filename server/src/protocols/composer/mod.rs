@@ -519,9 +519,11 @@ async fn notify_batch(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(repo): Path<String>,
     auth: TokenAuth,
-    body: Bytes,
+    body: Body,
 ) -> Answer {
     let (access, repository) = open(&state, auth, &HeaderMap::new(), &repo).await?;
+    // Read only once the caller may download here, and only a small body.
+    let body = crate::protocols::small_body(body).await?;
     let notification: Notification = serde_json::from_slice(&body).map_err(|err| {
         Error::bad_input(format!(
             "expected {{\"downloads\":[{{\"name\":…,\"version\":…}}]}}: {err}"
@@ -666,6 +668,25 @@ async fn upload(
     Ok((StatusCode::CREATED, [(CONTENT_TYPE, JSON)], body).into_response())
 }
 
+/// Longest text field of an upload form (a version, a flag).
+const TEXT_FIELD_LIMIT: usize = 1024;
+
+/// A text field of an upload form, refused past [`TEXT_FIELD_LIMIT`] bytes instead of being
+/// read whole into memory.
+async fn text_field(mut field: axum::extract::multipart::Field<'_>) -> Result<String> {
+    let name = field.name().unwrap_or("").to_owned();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if bytes.len() + chunk.len() > TEXT_FIELD_LIMIT {
+            return Err(Error::bad_input(format!(
+                "the field {name} may be at most {TEXT_FIELD_LIMIT} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| Error::bad_input(format!("the field {name} is not UTF-8")))
+}
+
 fn multipart_error(err: axum::extract::multipart::MultipartError) -> Error {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Error::PayloadTooLarge(format!("the upload is too large: {}", err.body_text()))
@@ -703,14 +724,14 @@ async fn receive(
                 staged = Some(staging.finish().await.map_err(Error::internal)?);
             }
             "version" => {
-                let text = field.text().await.map_err(multipart_error)?;
+                let text = text_field(field).await?;
                 let text = text.trim();
                 if !text.is_empty() {
                     fields.version = Some(text.to_owned());
                 }
             }
             "overwrite" => {
-                let text = field.text().await.map_err(multipart_error)?;
+                let text = text_field(field).await?;
                 fields.overwrite = matches!(text.trim(), "1" | "true" | "yes" | "on");
             }
             _ => {}

@@ -39,7 +39,6 @@ use crate::state::SharedState;
 use crate::storage::StageError;
 
 /// Largest checksum or client metadata body read.
-const SMALL_BODY: usize = 1024 * 1024;
 /// Largest POM read for its packaging and name.
 const POM_LIMIT: u64 = 16 * 1024 * 1024;
 
@@ -485,16 +484,6 @@ fn wants_overwrite(query: &WriteQuery, headers: &HeaderMap) -> bool {
             .is_some_and(yes)
 }
 
-async fn small_body(body: Body) -> Result<Bytes> {
-    axum::body::to_bytes(body, SMALL_BODY).await.map_err(|err| {
-        if crate::protocols::body_too_large(&err) {
-            Error::PayloadTooLarge(format!("this file may be at most {SMALL_BODY} bytes"))
-        } else {
-            Error::body(&err)
-        }
-    })
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn write(
     State(state): State<SharedState>,
@@ -521,7 +510,7 @@ async fn write(
             // Accepted, not kept: GET always answers the server's own view, so concurrent
             // deploys never lose a version.
             access.check(&repository, PackageScope::Repository, &[Permission::Upload])?;
-            small_body(body).await?;
+            crate::protocols::small_body(body).await?;
             tracing::debug!("maven write: metadata body read");
             Ok(StatusCode::CREATED.into_response())
         }
@@ -535,7 +524,7 @@ async fn write(
                 PackageScope::Package(&package_name),
                 &[Permission::Upload],
             )?;
-            let sent = small_body(body).await?;
+            let sent = crate::protocols::small_body(body).await?;
             let sent = String::from_utf8_lossy(&sent);
             let sent = sent
                 .split_whitespace()
