@@ -87,6 +87,9 @@ pub fn answer_cache<V: Clone + Send + Sync + 'static>() -> moka::future::Cache<S
         .build()
 }
 
+/// The longest package name a protocol read path looks up.
+const MAX_PACKAGE_NAME: usize = 512;
+
 /// How long another replica's write may take to show on a protocol read path.
 pub const HOT_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -115,6 +118,11 @@ impl AppState {
         &self,
         name: &str,
     ) -> crate::error::Result<Option<crate::db::entities::repositories::Model>> {
+        // A name no repository can have is answered without a lookup, and never becomes a
+        // cache key: callers cannot fill the cache with keys of any size.
+        if !packistry_shared::names::is_valid_repository_name(name) {
+            return Ok(None);
+        }
         if let Some(found) = self.repository_cache.get(name).await {
             return Ok(found);
         }
@@ -131,6 +139,10 @@ impl AppState {
         repository_id: uuid::Uuid,
         name: &str,
     ) -> crate::error::Result<Option<crate::db::entities::packages::Model>> {
+        // Longer than any stored name: no lookup, and no cache key of the caller's size.
+        if name.len() > MAX_PACKAGE_NAME {
+            return Ok(None);
+        }
         let key = (repository_id, name.to_owned());
         if let Some(found) = self.package_cache.get(&key).await {
             return Ok(found);

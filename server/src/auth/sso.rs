@@ -311,13 +311,31 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// An issuer's discovery document, fetched at most once per [`DISCOVERY_TTL`] (not on
+/// every sign-in a caller starts); failures are not kept.
 async fn discover(http: &reqwest::Client, issuer: &str) -> Result<CoreProviderMetadata, Refusal> {
-    let issuer = IssuerUrl::new(issuer.to_owned())
+    static DISCOVERED: std::sync::LazyLock<moka::future::Cache<String, CoreProviderMetadata>> =
+        std::sync::LazyLock::new(|| {
+            moka::future::Cache::builder()
+                .max_capacity(256)
+                .time_to_live(DISCOVERY_TTL)
+                .build()
+        });
+    if let Some(metadata) = DISCOVERED.get(issuer).await {
+        return Ok(metadata);
+    }
+    let url = IssuerUrl::new(issuer.to_owned())
         .map_err(|err| Refusal::ProviderError(format!("issuer URL: {err}")))?;
-    CoreProviderMetadata::discover_async(issuer, http)
+    let metadata = CoreProviderMetadata::discover_async(url, http)
         .await
-        .map_err(|err| unreachable_or(&err, "OpenID Connect discovery"))
+        .map_err(|err| unreachable_or(&err, "OpenID Connect discovery"))?;
+    DISCOVERED.insert(issuer.to_owned(), metadata.clone()).await;
+    Ok(metadata)
 }
+
+/// How long an issuer's discovery document (and its key set) is used before it is read
+/// again.
+const DISCOVERY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// An OpenID Connect client as discovery describes the issuer.
 type OidcClient = CoreClient<

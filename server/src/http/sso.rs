@@ -246,6 +246,23 @@ async fn refused(
         }
     };
     tracing::info!(source = name, reason = code, detail = ?detail, "single sign-on refused");
+    // Refusals of nobody in particular (forged or replayed callbacks) are recorded once a
+    // minute per address, source and reason: a flood of them writes a handful of rows.
+    if email.is_none() {
+        static RECENT: std::sync::LazyLock<moka::sync::Cache<String, ()>> =
+            std::sync::LazyLock::new(|| {
+                moka::sync::Cache::builder()
+                    .max_capacity(10_000)
+                    .time_to_live(std::time::Duration::from_secs(60))
+                    .build()
+            });
+        let ip = address.map(|a| a.to_string()).unwrap_or_default();
+        let key = crate::protocols::request_key(&[ip.as_bytes(), name.as_bytes(), code.as_bytes()]);
+        if RECENT.contains_key(&key) {
+            return back_to_sign_in(state, name, code);
+        }
+        RECENT.insert(key, ());
+    }
     let recorded = audit::record(
         &state.db,
         &Actor {
@@ -266,6 +283,10 @@ async fn refused(
     if let Err(err) = recorded {
         tracing::error!(error = ?err, "recording a refused sign-in failed");
     }
+    back_to_sign_in(state, name, code)
+}
+
+fn back_to_sign_in(state: &SharedState, name: &str, code: &str) -> Response {
     let source: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
     (
         [(SET_COOKIE, flow_cookie("", 0, state.secure_cookies()))],

@@ -74,6 +74,21 @@ async fn incoming(
         tracing::info!(source = source.name, "webhook refused: bad signature");
         return refused();
     }
+    // A delivery seen already (a replayed request, or the host retrying) queues nothing.
+    if let Some(delivery) = delivery_id(&headers) {
+        static SEEN: std::sync::LazyLock<moka::sync::Cache<String, ()>> =
+            std::sync::LazyLock::new(|| {
+                moka::sync::Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_live(std::time::Duration::from_secs(24 * 3600))
+                    .build()
+            });
+        let key = crate::protocols::request_key(&[&source.id.as_bytes()[..], delivery]);
+        if SEEN.contains_key(&key) {
+            return answer(StatusCode::OK, json!({ "duplicate": true, "queued": [] }));
+        }
+        SEEN.insert(key, ());
+    }
     let pushes = match sources::parse_push(provider, &headers, &body) {
         Ok(pushes) => pushes,
         Err(Ignored::Event(event)) => {
@@ -124,4 +139,18 @@ async fn incoming(
         }
     }
     answer(StatusCode::ACCEPTED, json!({ "queued": queued }))
+}
+
+/// The host's id of a webhook delivery (GitHub, Gitea, GitLab, Bitbucket), when it sends one.
+fn delivery_id(headers: &HeaderMap) -> Option<&[u8]> {
+    [
+        "x-github-delivery",
+        "x-gitea-delivery",
+        "x-gitlab-event-uuid",
+        "x-request-uuid",
+    ]
+    .iter()
+    .find_map(|name| headers.get(*name))
+    .map(|value| value.as_bytes())
+    .filter(|id| !id.is_empty() && id.len() <= 128)
 }

@@ -195,6 +195,19 @@ pub fn body_went_idle(err: &(dyn std::error::Error + 'static)) -> bool {
     caused_by::<tower_http::timeout::TimeoutError>(err)
 }
 
+/// The key an answer to a request is kept by: a SHA-256 of the parts that decide the
+/// answer (credentials, path, `Accept`), so a key is 64 characters however long the caller
+/// made them, and no credential is kept in memory as it was sent.
+pub fn request_key(parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hex::encode(hasher.finalize())
+}
+
 /// The largest body a protocol route reads into memory (checksums, notifications,
 /// metadata): every larger upload streams to disk.
 pub const SMALL_BODY: usize = 1024 * 1024;

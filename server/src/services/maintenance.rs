@@ -33,6 +33,8 @@ pub struct Report {
     pub manifests: u64,
     pub image_blobs: u64,
     pub blobs: u64,
+    /// Stored files no row named (left by a crash), removed.
+    pub orphans: u64,
     pub bytes: u64,
 }
 
@@ -315,10 +317,104 @@ pub async fn run(state: &SharedState) -> Result<Report> {
             report.bytes += blob.size as u64;
         }
     }
+    // 5. Orphans: files no row names (a crash between writing a file and its row), files
+    //    cut off mid-commit, parts of uploads that no longer exist. Older than the grace
+    //    period only; a blob file goes aside first and comes back if a row names it.
+    sweep_orphans(state, grace, &mut report).await?;
     if report != Report::default() {
         tracing::info!(?report, "maintenance removed garbage");
     }
     Ok(report)
+}
+
+async fn sweep_orphans(
+    state: &SharedState,
+    grace: chrono::DateTime<Utc>,
+    report: &mut Report,
+) -> Result<()> {
+    let db = &state.db;
+    const PAGE: usize = 500;
+    let mut listing = state.blobs.older_than("sha256", grace);
+    let mut done = false;
+    while !done {
+        let mut page: Vec<(String, u64)> = Vec::with_capacity(PAGE);
+        while page.len() < PAGE {
+            match listing.next().await {
+                Some(entry) => page.push(entry.map_err(Error::internal)?),
+                None => {
+                    done = true;
+                    break;
+                }
+            }
+        }
+        let digests: Vec<String> = page
+            .iter()
+            .filter_map(|(key, _)| key.rsplit('/').next())
+            .filter(|name| is_sha256_hex(name))
+            .map(str::to_owned)
+            .collect();
+        if page.is_empty() {
+            break;
+        }
+        let named: HashSet<String> = blobs::Entity::find()
+            .filter(blobs::Column::Digest.is_in(digests))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|b| b.digest)
+            .collect();
+        for (key, size) in page {
+            let name = key.rsplit('/').next().unwrap_or("");
+            if !is_sha256_hex(name) {
+                // A copy cut off before its rename (`{digest}.part-{uuid}`).
+                state
+                    .blobs
+                    .delete_key(&key)
+                    .await
+                    .map_err(Error::internal)?;
+                report.orphans += 1;
+                continue;
+            }
+            if named.contains(name) {
+                continue;
+            }
+            if let Some(aside) = state.blobs.set_aside(name).await.map_err(Error::internal)? {
+                if !settle_aside(state, &aside, name).await? {
+                    report.orphans += 1;
+                    report.bytes += size;
+                }
+            }
+        }
+    }
+    // Parts of uploads whose row is gone.
+    let mut parts = state.blobs.older_than("uploads", grace);
+    let mut seen = HashSet::new();
+    while let Some(entry) = parts.next().await {
+        let (key, _) = entry.map_err(Error::internal)?;
+        let Some(id) = key
+            .strip_prefix("uploads/")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|id| Uuid::parse_str(id).ok())
+        else {
+            continue;
+        };
+        if !seen.insert(id) {
+            continue;
+        }
+        if oci_uploads::Entity::find_by_id(id).one(db).await?.is_none() {
+            state
+                .blobs
+                .delete_prefix(&format!("uploads/{id}"))
+                .await
+                .map_err(Error::internal)?;
+            report.orphans += 1;
+        }
+    }
+    Ok(())
+}
+
+fn is_sha256_hex(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// A blob's file set aside goes back when a row names the digest again, else it goes;

@@ -397,6 +397,28 @@ impl BlobStore {
         self.delete_key(aside).await
     }
 
+    /// Every stored object under `prefix` older than `before`, as (key, size); streamed, a
+    /// page at a time, never the whole store in memory.
+    pub fn older_than(
+        &self,
+        prefix: &str,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> BoxStream<'_, anyhow::Result<(String, u64)>> {
+        let prefix = ObjectPath::from(prefix);
+        self.store
+            .list(Some(&prefix))
+            .filter_map(move |meta| async move {
+                match meta {
+                    Ok(meta) if meta.last_modified < before => {
+                        Some(Ok((meta.location.to_string(), meta.size)))
+                    }
+                    Ok(_) => None,
+                    Err(err) => Some(Err(err.into())),
+                }
+            })
+            .boxed()
+    }
+
     /// Remove an object by key.
     pub async fn delete_key(&self, key: &str) -> anyhow::Result<()> {
         match self.store.delete(&ObjectPath::from(key)).await {

@@ -253,13 +253,14 @@ fn answer_key(headers: &HeaderMap, uri: &http::Uri) -> Option<String> {
     if headers.contains_key(http::header::COOKIE) {
         return None;
     }
-    let mut key = String::with_capacity(192);
-    if let Some(auth) = headers.get(http::header::AUTHORIZATION) {
-        key.push_str(&String::from_utf8_lossy(auth.as_bytes()));
-    }
-    key.push('\n');
-    key.push_str(uri.path());
-    Some(key)
+    let auth = headers
+        .get(http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    Some(crate::protocols::request_key(&[
+        auth,
+        uri.path().as_bytes(),
+    ]))
 }
 
 /// The p2 document of a package: its released versions, or its dev versions (`~dev.json`).

@@ -521,36 +521,12 @@ fn unsupported_method() -> OciError {
 }
 
 /// `a=b&c=d`, percent-decoded.
+/// A query string's pairs, decoded as a form (`+` is a space, `%XX` a byte); any input,
+/// however malformed, decodes to something.
 fn url_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
+    url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                Ok(b) => {
-                    out.push(b);
-                    i += 2;
-                }
-                Err(_) => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `GET /v2/token?service=…&scope=repository:acme/app:pull,push…`
@@ -874,17 +850,18 @@ impl ManifestAnswer {
 
 /// The request a manifest answer is kept by: credentials, path and `Accept`.
 fn answer_key(headers: &HeaderMap, path: &str) -> String {
-    let mut key = String::with_capacity(256);
-    if let Some(auth) = headers.get(http::header::AUTHORIZATION) {
-        key.push_str(&String::from_utf8_lossy(auth.as_bytes()));
-    }
-    key.push('\n');
-    key.push_str(path);
-    for accept in headers.get_all(http::header::ACCEPT) {
-        key.push('\n');
-        key.push_str(&String::from_utf8_lossy(accept.as_bytes()));
-    }
-    key
+    let auth = headers
+        .get(http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let mut parts = vec![auth, path.as_bytes()];
+    parts.extend(
+        headers
+            .get_all(http::header::ACCEPT)
+            .iter()
+            .map(|v| v.as_bytes()),
+    );
+    crate::protocols::request_key(&parts)
 }
 
 async fn get_manifest(
@@ -2064,8 +2041,15 @@ mod tests {
         assert!(!valid_digest(&format!("sha256:{}", "A".repeat(64))));
         assert!(!valid_digest("md5:abc"));
         assert_eq!(
-            percent_decode("repository%3Aacme%2Fapp%3Apull"),
-            "repository:acme/app:pull"
+            url_pairs("scope=repository%3Aacme%2Fapp%3Apull&service=x+y"),
+            vec![
+                ("scope".to_owned(), "repository:acme/app:pull".to_owned()),
+                ("service".to_owned(), "x y".to_owned()),
+            ]
         );
+        // Malformed escapes and non-ASCII next to them decode without a panic.
+        for query in ["a=%", "a=%é9", "%%%", "a=%4", "é=%ü1&b", "=&=&", "a=%F0%9F"] {
+            let _ = url_pairs(query);
+        }
     }
 }
