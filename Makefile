@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run build spa bench test lint unit-and-integration schema-check tools-spa tools-test clean-spa
+.PHONY: run build spa bench test test-faults lint unit-and-integration schema-check tools-spa tools-test clean-spa
 
 ## Build the SPA and the release binary, then serve on SQLite + ./data.
 run: build
@@ -34,6 +34,13 @@ test: tools-test lint spa schema-check
 	set -o pipefail; $(MAKE) --no-print-directory unit-and-integration 2>&1 | tee target/test-logs/sqlite.log
 	set -o pipefail; scripts/test-postgres.sh 2>&1 | tee target/test-logs/postgres.log
 	@scripts/summarize-tests.sh target/test-logs/*.log
+
+## The fault suite alone (it also runs inside `make test`): SIGKILL during concurrent uploads
+## of every format and during garbage collection, on SQLite and then on PostgreSQL.
+test-faults: tools-test
+	cargo build -p packistry-server
+	cargo test -p packistry-tests --test faults --test integrity -- --nocapture
+	scripts/test-postgres.sh --test faults --test integrity -- --nocapture
 
 lint:
 	cargo fmt --all --check

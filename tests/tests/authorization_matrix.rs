@@ -715,6 +715,39 @@ async fn run_case(
         }
     }
 
+    let (status, body) = gql(
+        server,
+        who,
+        "query($r: String!) { repository(name: $r) { name } }",
+        json!({ "r": repo.name }),
+    )
+    .await;
+    let seen = match matrix.caller(who, repo, None) {
+        None => Outcome::Unauthenticated,
+        Some(_) if !matrix.permissions(who, repo, None).is_empty() => Outcome::Allow,
+        Some(_) if repo.visibility == Visibility::Public => Outcome::Allow,
+        Some(_) => Outcome::NotFound,
+    };
+    check(
+        &mut checks,
+        at("graphql repository"),
+        &seen,
+        from_graphql(status, &body),
+    );
+    let (status, body) = gql(
+        server,
+        who,
+        "query($r: String!) { deployTokens(repository: $r) { name } }",
+        json!({ "r": repo.name }),
+    )
+    .await;
+    check(
+        &mut checks,
+        at("graphql deployTokens"),
+        matrix.expect_graphql(who, repo, None, Permission::Administer),
+        from_graphql(status, &body),
+    );
+
     // Administration through GraphQL: delete a version made for this case, edit the
     // repository, grant a role; each has effect exactly when allowed.
     if repo.format != Format::Container {
@@ -772,6 +805,154 @@ async fn run_case(
         &expected,
         from_graphql(status, &body),
     );
+    checks
+}
+
+impl Matrix {
+    /// What an account-level action answers (DESIGN "Tokens"): a session, or a personal
+    /// token nothing narrows, acts for its account; any other caller is refused.
+    fn expect_account(&self, who: &Who) -> Result<GlobalRole, Outcome> {
+        match &who.kind {
+            Kind::Anonymous => Err(Outcome::Unauthenticated),
+            Kind::Personal { bad: Some(_), .. } | Kind::Deploy { bad: Some(_), .. } => {
+                Err(Outcome::Unauthenticated)
+            }
+            Kind::Session { user } => Ok(self.users[*user].global),
+            Kind::Personal {
+                user,
+                listed,
+                roles,
+                ..
+            } if listed.is_none() && roles.contains(&Administrator) => Ok(self.users[*user].global),
+            Kind::Personal { .. } | Kind::Deploy { .. } => Err(Outcome::Forbidden),
+        }
+    }
+}
+
+/// The checks that do not name a repository: account-level actions, admin queries, the
+/// registry catalog.
+async fn run_caller(matrix: &Matrix, server: &TestServer, who: &Who, n: usize) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let at = |what: &str| format!("{who:?} · {what}");
+    let account = matrix.expect_account(who);
+    let creates = |role: GlobalRole| {
+        if matches!(role, GlobalRole::Admin | GlobalRole::Developer) {
+            Outcome::Allow
+        } else {
+            Outcome::Forbidden
+        }
+    };
+    let (status, body) = gql(server, who, "{ myTokens { id } }", json!({})).await;
+    let expected = account
+        .as_ref()
+        .map(|_| Outcome::Allow)
+        .unwrap_or_else(Clone::clone);
+    check(
+        &mut checks,
+        at("graphql myTokens"),
+        &expected,
+        from_graphql(status, &body),
+    );
+    let (status, body) = gql(
+        server,
+        who,
+        "mutation($n: String!) { createPersonalToken(input: { name: $n, roles: [READER] }) { secret } }",
+        json!({ "n": format!("minted-{n}") }),
+    )
+    .await;
+    check(
+        &mut checks,
+        at("graphql createPersonalToken"),
+        &expected,
+        from_graphql(status, &body),
+    );
+    let (status, body) = gql(
+        server,
+        who,
+        "mutation($n: String!) { createGroup(name: $n) { name } }",
+        json!({ "n": format!("mx-group-{n}") }),
+    )
+    .await;
+    let expected = account.clone().map(creates).unwrap_or_else(|e| e);
+    check(
+        &mut checks,
+        at("graphql createGroup"),
+        &expected,
+        from_graphql(status, &body),
+    );
+    let (status, body) = gql(
+        server,
+        who,
+        "mutation($n: String!) { createRepository(input: { name: $n, format: COMPOSER }) { name } }",
+        json!({ "n": format!("mx-repo-{n}") }),
+    )
+    .await;
+    check(
+        &mut checks,
+        at("graphql createRepository"),
+        &expected,
+        from_graphql(status, &body),
+    );
+    let (status, body) = gql(
+        server,
+        who,
+        "{ users(first: 1) { edges { node { email } } } }",
+        json!({}),
+    )
+    .await;
+    let expected = match &account {
+        Ok(GlobalRole::Admin) => Outcome::Allow,
+        Ok(_) => Outcome::Forbidden,
+        // Deploy and narrowed tokens are signed in, but not admins.
+        Err(Outcome::Forbidden) => Outcome::Forbidden,
+        Err(other) => other.clone(),
+    };
+    check(
+        &mut checks,
+        at("graphql users"),
+        &expected,
+        from_graphql(status, &body),
+    );
+
+    // The registry catalog lists what List allows on each image, anonymous included
+    // (protocol routes take tokens; the browser's session is not one).
+    if matches!(who.kind, Kind::Session { .. }) {
+        return checks;
+    }
+    let (status, body) = send(with_caller(
+        client().get(server.url("/v2/_catalog?n=1000")),
+        who,
+    ))
+    .await;
+    let outcome = from_status(status, &body);
+    let expected = if matches!(
+        who.kind,
+        Kind::Personal { bad: Some(_), .. } | Kind::Deploy { bad: Some(_), .. }
+    ) {
+        Outcome::Unauthenticated
+    } else {
+        Outcome::Allow
+    };
+    check(&mut checks, at("GET /v2/_catalog"), &expected, &outcome);
+    if outcome == Outcome::Allow && expected == Outcome::Allow {
+        let listed = serde_json::from_str::<Value>(&body).unwrap()["repositories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_owned())
+            .collect::<BTreeSet<String>>();
+        let listable: BTreeSet<String> = REPOS
+            .iter()
+            .filter(|r| r.format == Format::Container)
+            .flat_map(|r| {
+                matrix
+                    .listable(who, r)
+                    .into_iter()
+                    .map(move |p| format!("{}/{p}", r.name))
+            })
+            .collect();
+        check(&mut checks, at("listed by /v2/_catalog"), listable, listed);
+    }
     checks
 }
 
@@ -1148,6 +1329,14 @@ async fn every_caller_on_every_surface_gets_what_the_engine_decides() {
         .collect()
         .await;
 
+    let mut checks = checks;
+    let per_caller: Vec<Check> = futures_util::stream::iter(matrix.callers.iter().enumerate())
+        .map(|(n, who)| run_caller(&matrix, &server, who, n))
+        .buffer_unordered(6)
+        .flat_map(futures_util::stream::iter)
+        .collect()
+        .await;
+    checks.extend(per_caller);
     let mismatches: Vec<&Check> = checks.iter().filter(|c| c.expected != c.actual).collect();
     println!(
         "authorization matrix: {} combinations checked ({} callers × {} repositories), {} mismatches",
