@@ -19,6 +19,10 @@ pub enum Error {
     /// The client stopped sending a request body.
     #[error("{0}")]
     RequestTimeout(String),
+    /// The database cannot be reached for now (restarting, failing over, overloaded): the
+    /// request may be tried again shortly (503).
+    #[error("the database is unavailable; try again in a few seconds")]
+    Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -64,7 +68,7 @@ impl Error {
             Error::BadUserInput(_) => "BAD_USER_INPUT",
             Error::Conflict(_) => "CONFLICT",
             Error::PayloadTooLarge(_) | Error::RequestTimeout(_) => "BAD_USER_INPUT",
-            Error::Internal(_) => "INTERNAL",
+            Error::Unavailable(_) | Error::Internal(_) => "INTERNAL",
         }
     }
 
@@ -78,6 +82,7 @@ impl Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -85,7 +90,34 @@ impl Error {
 
 impl From<sea_orm::DbErr> for Error {
     fn from(err: sea_orm::DbErr) -> Self {
-        Error::Internal(err.into())
+        if is_unavailable(&err) {
+            Error::Unavailable(err.into())
+        } else {
+            Error::Internal(err.into())
+        }
+    }
+}
+
+/// Whether a database error means the database cannot be reached for now (no connection to
+/// be had, a connection lost, the server shutting down or starting), not that the request
+/// was wrong.
+pub fn is_unavailable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx {
+        Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+        // Class 08 (connection exception) and 57P (operator intervention: shutting down,
+        // cannot connect now) on PostgreSQL; SQLITE_BUSY (5) when a write lock outlasts the
+        // wait.
+        Sqlx::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P") || code == "5"),
+        _ => false,
     }
 }
 

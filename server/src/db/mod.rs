@@ -60,8 +60,10 @@ async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
 pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, ConfigError> {
     let mut options = ConnectOptions::new(url.connection_string());
     options
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        // While the database is down, a request waits this long for a connection and is
+        // then answered 503, rather than hanging.
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
         .sqlx_logging(false);
     match url {
         // SQLite allows one writer; a small pool avoids lock contention in the pool itself.

@@ -48,9 +48,7 @@ impl Extension for ApiRulesExtension {
             let error = if has_code(&error) {
                 error
             } else if let Some(api) = error.source::<Error>() {
-                if let Error::Internal(source) = api {
-                    tracing::error!(error = ?source, "internal error");
-                }
+                crate::protocols::log_internal(api);
                 let code = api.code();
                 with_code(error, code)
             } else if error.path.is_empty()

@@ -128,8 +128,10 @@ pub fn encode_segment(segment: &str) -> String {
 
 /// Log an internal error once, where it becomes a response.
 pub fn log_internal(error: &Error) {
-    if let Error::Internal(source) = error {
-        tracing::error!(error = ?source, "internal error");
+    match error {
+        Error::Internal(source) => tracing::error!(error = ?source, "internal error"),
+        Error::Unavailable(source) => tracing::warn!(error = %source, "database unavailable"),
+        _ => {}
     }
 }
 
@@ -164,6 +166,11 @@ impl IntoResponse for PlainError {
                 http::header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"Packistry\""),
             );
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }

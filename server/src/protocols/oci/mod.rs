@@ -95,6 +95,9 @@ fn from_error(err: Error, not_found_code: &'static str, scope: Option<String>) -
         Error::RequestTimeout(_) => {
             OciError::new(StatusCode::REQUEST_TIMEOUT, "BLOB_UPLOAD_INVALID", message)
         }
+        Error::Unavailable(_) => {
+            OciError::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", message)
+        }
         Error::Internal(_) => OciError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "UNKNOWN",
