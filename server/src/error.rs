@@ -19,6 +19,9 @@ pub enum Error {
     /// The client stopped sending a request body.
     #[error("{0}")]
     RequestTimeout(String),
+    /// The disk (or the database's) is full: nothing was kept; 507.
+    #[error("the server's storage is full; nothing was kept (ask its operator to free space)")]
+    InsufficientStorage(#[source] anyhow::Error),
     /// The database cannot be reached for now (restarting, failing over, overloaded): the
     /// request may be tried again shortly (503).
     #[error("the database is unavailable; try again in a few seconds")]
@@ -55,8 +58,18 @@ impl Error {
             Error::BadUserInput(format!("the upload was interrupted: {err}"))
         }
     }
+    /// An internal failure; a full disk anywhere in its causes is told as such (507).
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
-        Error::Internal(source.into())
+        let source = source.into();
+        if source.chain().any(|cause| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(is_disk_full)
+        }) {
+            Error::InsufficientStorage(source)
+        } else {
+            Error::Internal(source)
+        }
     }
 
     /// The GraphQL `extensions.code` of DESIGN.md.
@@ -68,7 +81,9 @@ impl Error {
             Error::BadUserInput(_) => "BAD_USER_INPUT",
             Error::Conflict(_) => "CONFLICT",
             Error::PayloadTooLarge(_) | Error::RequestTimeout(_) => "BAD_USER_INPUT",
-            Error::Unavailable(_) | Error::Internal(_) => "INTERNAL",
+            Error::InsufficientStorage(_) | Error::Unavailable(_) | Error::Internal(_) => {
+                "INTERNAL"
+            }
         }
     }
 
@@ -83,18 +98,40 @@ impl Error {
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
+/// ENOSPC, EDQUOT.
+pub fn is_disk_full(err: &std::io::Error) -> bool {
+    err.kind() == std::io::ErrorKind::StorageFull || matches!(err.raw_os_error(), Some(28 | 122))
+}
+
 impl From<sea_orm::DbErr> for Error {
     fn from(err: sea_orm::DbErr) -> Self {
-        if is_unavailable(&err) {
+        if is_database_full(&err) {
+            Error::InsufficientStorage(err.into())
+        } else if is_unavailable(&err) {
             Error::Unavailable(err.into())
         } else {
             Error::Internal(err.into())
         }
+    }
+}
+
+/// SQLITE_FULL (13) or PostgreSQL's disk_full (53100).
+fn is_database_full(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(db)))
+        | DbErr::Query(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(db))) => db
+            .code()
+            .is_some_and(|code| code == "13" || code == "53100"),
+        DbErr::Exec(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Io(io)))
+        | DbErr::Query(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Io(io))) => is_disk_full(io),
+        _ => false,
     }
 }
 

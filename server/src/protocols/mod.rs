@@ -131,6 +131,9 @@ pub fn log_internal(error: &Error) {
     match error {
         Error::Internal(source) => tracing::error!(error = ?source, "internal error"),
         Error::Unavailable(source) => tracing::warn!(error = %source, "database unavailable"),
+        Error::InsufficientStorage(source) => {
+            tracing::error!(error = %source, "storage full: a write was refused")
+        }
         _ => {}
     }
 }

@@ -98,6 +98,9 @@ fn from_error(err: Error, not_found_code: &'static str, scope: Option<String>) -
         Error::Unavailable(_) => {
             OciError::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", message)
         }
+        Error::InsufficientStorage(_) => {
+            OciError::new(StatusCode::INSUFFICIENT_STORAGE, "UNKNOWN", message)
+        }
         Error::Internal(_) => OciError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "UNKNOWN",
