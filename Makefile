@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run build spa bench test test-faults lint unit-and-integration schema-check tools-spa tools-test clean-spa
+.PHONY: run build spa bench fuzz soak test test-faults lint unit-and-integration schema-check tools-spa tools-test clean-spa
 
 ## Build the SPA and the release binary, then serve on SQLite + ./data.
 run: build
@@ -20,6 +20,19 @@ spa: tools-spa
 bench: build
 	scripts/install-tools.sh bench
 	bench/bench.sh
+
+## 500 clients for 60 s with a mixed workload against the release binary, on SQLite and
+## then PostgreSQL (SOAK_CLIENTS, SOAK_SECONDS); prints requests/s, p50/p99, errors, peak RSS.
+soak: build tools-test
+	PACKISTRY_BIN=$(CURDIR)/target/release/packistry SOAK_CLIENTS=$${SOAK_CLIENTS:-500} SOAK_SECONDS=$${SOAK_SECONDS:-60} \
+	  cargo test --release -p packistry-tests --test soak -- --nocapture
+	PACKISTRY_BIN=$(CURDIR)/target/release/packistry SOAK_CLIENTS=$${SOAK_CLIENTS:-500} SOAK_SECONDS=$${SOAK_SECONDS:-60} \
+	  scripts/test-postgres.sh --release --test soak -- --nocapture
+
+## cargo-fuzz on every parser of caller input, FUZZ_SECONDS (default 120) per target.
+fuzz:
+	scripts/install-tools.sh fuzz
+	scripts/fuzz.sh
 
 tools-spa:
 	scripts/install-tools.sh spa

@@ -5,6 +5,7 @@
 #                                   playwright-core, composer, maven, skopeo, podman,
 #                                   umoci, oras, moto's S3 server, and a running PostgreSQL
 #   scripts/install-tools.sh bench  wrk, nginx, the reference registry, skopeo and umoci for `make bench`
+#   scripts/install-tools.sh fuzz   the nightly toolchain and cargo-fuzz for `make fuzz`
 # Versions are those proven in ../shared/TOOLCHAIN.md. Idempotent: safe to run every time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -116,9 +117,15 @@ install_bench_tools() {
   command -v umoci >/dev/null || apt_install umoci
 }
 
+install_fuzz_tools() {
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked || cargo install cargo-fuzz
+}
+
 case "$what" in
   spa) install_spa_tools ;;
   bench) install_bench_tools ;;
+  fuzz) install_fuzz_tools ;;
   test) install_spa_tools; install_test_tools ;;
-  *) echo "usage: $0 spa|test|bench" >&2; exit 2 ;;
+  *) echo "usage: $0 spa|test|bench|fuzz" >&2; exit 2 ;;
 esac

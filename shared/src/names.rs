@@ -50,6 +50,22 @@ pub const MIN_PASSWORD_LENGTH: usize = 8;
 mod tests {
     use super::*;
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn names_are_judged_without_panics(name in "\\PC{0,80}") {
+                if is_valid_repository_name(&name) {
+                    prop_assert!(name.len() <= 64 && !name.contains('/'));
+                }
+                let _ = is_valid_group_name(&name);
+                let _ = is_plausible_email(&name);
+            }
+        }
+    }
+
     #[test]
     fn repository_names() {
         for ok in ["a", "acme-app", "0lib", "a.b_c-d", &"x".repeat(64)] {

@@ -200,6 +200,23 @@ async fn load(db: &impl ConnectionTrait, hash: &str) -> Result<Option<Resolved>>
 mod tests {
     use super::*;
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any Authorization header: a secret, a refusal or nothing; never a panic.
+            #[test]
+            fn any_authorization_header_is_read(value in "[ -~]{0,120}") {
+                if let Ok(value) = http::HeaderValue::from_str(&value) {
+                    let mut headers = HeaderMap::new();
+                    headers.insert(http::header::AUTHORIZATION, value);
+                    let _ = secret_from_headers(&headers);
+                }
+            }
+        }
+    }
+
     fn headers(value: &str) -> HeaderMap {
         let mut map = HeaderMap::new();
         map.insert(AUTHORIZATION, value.parse().unwrap());

@@ -547,6 +547,52 @@ pub fn webhook_secret(secret_key: &[u8; 32], source: &sources::Model) -> Result<
 mod tests {
     use super::*;
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any webhook body and event header, for every provider: pushes, an ignored
+            /// event, or a malformed body; never a panic. Signatures never pass by chance.
+            #[test]
+            fn any_webhook_payload_is_read_or_refused(
+                body in proptest::collection::vec(any::<u8>(), 0..300),
+                event in "(push|Push Hook|repo:push|tag_push|ping|[a-z ]{0,10})",
+                secret in "[a-z0-9]{1,20}",
+            ) {
+                for provider in Provider::ALL {
+                    let mut headers = http::HeaderMap::new();
+                    for name in ["x-github-event", "x-gitea-event", "x-gitlab-event", "x-event-key"] {
+                        headers.insert(name, http::HeaderValue::from_str(&event).unwrap());
+                    }
+                    let _ = parse_push(provider, &headers, &body);
+                    prop_assert!(!verify(provider, &secret, &headers, &body));
+                }
+            }
+
+            #[test]
+            fn json_shaped_payloads_are_read_or_refused(
+                reference in "\\PC{0,30}",
+                before in "[0-9a-f]{0,40}",
+                after in "[0-9a-f]{0,40}",
+            ) {
+                let body = serde_json::json!({
+                    "ref": reference, "before": before, "after": after,
+                    "repository": { "full_name": "a/b", "clone_url": "x" },
+                    "push": { "changes": [{ "new": { "name": reference, "type": "tag" } }] },
+                })
+                .to_string();
+                for provider in Provider::ALL {
+                    let mut headers = http::HeaderMap::new();
+                    headers.insert("x-github-event", http::HeaderValue::from_static("push"));
+                    headers.insert("x-gitlab-event", http::HeaderValue::from_static("Push Hook"));
+                    headers.insert("x-event-key", http::HeaderValue::from_static("repo:push"));
+                    let _ = parse_push(provider, &headers, body.as_bytes());
+                }
+            }
+        }
+    }
+
     fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
         let mut map = http::HeaderMap::new();
         for (k, v) in pairs {

@@ -274,6 +274,51 @@ mod tests {
         inspect_reader(Cursor::new(bytes), Limits::default())
     }
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Generated archives (any entry names and contents, composer.json or not):
+            /// inspected or refused, never a panic; what is accepted has a composer.json
+            /// object and only safe names.
+            #[test]
+            fn generated_zips_are_inspected_or_refused(
+                entries in proptest::collection::vec(
+                    ("(\\.\\./|/|[a-z]{1,6}/)?([a-zA-Z0-9._\\-]{1,12}|composer\\.json)", proptest::collection::vec(any::<u8>(), 0..64)),
+                    0..6,
+                ),
+                json in "\\PC{0,40}",
+            ) {
+                let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+                let mut names = std::collections::HashSet::new();
+                let mut written = Vec::new();
+                for (name, body) in &entries {
+                    if names.insert(name.clone())
+                        && writer.start_file(name.as_str(), SimpleFileOptions::default()).is_ok()
+                    {
+                        writer.write_all(body).unwrap();
+                        written.push(name.clone());
+                    }
+                }
+                if names.insert("composer.json".into())
+                    && writer.start_file("composer.json", SimpleFileOptions::default()).is_ok()
+                {
+                    writer.write_all(json.as_bytes()).unwrap();
+                }
+                let bytes = writer.finish().unwrap().into_inner();
+                if inspect_bytes(bytes).is_ok() {
+                    prop_assert!(written.iter().all(|n| !n.starts_with('/') && !n.starts_with("../")));
+                }
+            }
+
+            #[test]
+            fn any_bytes_are_refused_or_inspected(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+                let _ = inspect_bytes(bytes);
+            }
+        }
+    }
+
     #[test]
     fn refuses_links_and_duplicate_names() {
         let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));

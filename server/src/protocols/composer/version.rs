@@ -250,6 +250,40 @@ pub fn compare_normalized(a: &str, b: &str) -> Ordering {
 mod tests {
     use super::*;
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any tag, branch or string: no panic; a normalized version normalizes to
+            /// itself's order (idempotent up to compare).
+            #[test]
+            fn normalizing_anything_never_panics(text in "\\PC{0,40}") {
+                if let Ok(normalized) = normalize(&text) {
+                    prop_assert_eq!(compare_normalized(&normalized, &normalized), Ordering::Equal);
+                    let _ = stability(&normalized);
+                    let _ = is_dev(&normalized);
+                }
+                let _ = normalize_branch(&text);
+            }
+
+            #[test]
+            fn version_order_is_total(
+                a in "(v?[0-9]{1,3}(\\.[0-9]{1,3}){0,3}(-(alpha|beta|RC|patch|dev)[0-9]?)?|dev-[a-z]{1,5})",
+                b in "(v?[0-9]{1,3}(\\.[0-9]{1,3}){0,3}(-(alpha|beta|RC|patch|dev)[0-9]?)?|dev-[a-z]{1,5})",
+                c in "(v?[0-9]{1,3}(\\.[0-9]{1,3}){0,3}(-(alpha|beta|RC|patch|dev)[0-9]?)?|dev-[a-z]{1,5})",
+            ) {
+                let (Ok(a), Ok(b), Ok(c)) = (normalize(&a), normalize(&b), normalize(&c)) else {
+                    return Ok(());
+                };
+                prop_assert_eq!(compare_normalized(&a, &b), compare_normalized(&b, &a).reverse());
+                if compare_normalized(&a, &b).is_le() && compare_normalized(&b, &c).is_le() {
+                    prop_assert!(compare_normalized(&a, &c).is_le());
+                }
+            }
+        }
+    }
+
     /// Git tags are anything; none may panic the import that reads them.
     #[test]
     fn non_ascii_and_odd_tags_never_panic() {

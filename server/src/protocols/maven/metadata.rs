@@ -325,6 +325,35 @@ pub fn pom_facts(xml: &[u8]) -> Result<PomFacts, String> {
 mod tests {
     use super::*;
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        const VERSION: &str = "[0-9a-zA-Z]{0,4}([.\\-_][0-9a-zA-Z]{0,4}){0,4}";
+
+        proptest! {
+            /// Maven's order is a total order on any version strings: sorting never panics
+            /// and never depends on the input order.
+            #[test]
+            fn version_order_is_total(a in VERSION, b in VERSION, c in VERSION) {
+                prop_assert_eq!(compare(&a, &b), compare(&b, &a).reverse());
+                if compare(&a, &b).is_le() && compare(&b, &c).is_le() {
+                    prop_assert!(compare(&a, &c).is_le());
+                }
+            }
+
+            #[test]
+            fn any_pom_is_read_or_refused(xml in proptest::collection::vec(any::<u8>(), 0..400)) {
+                let _ = pom_facts(&xml);
+            }
+
+            #[test]
+            fn pom_like_text_is_read_or_refused(xml in "<project>(<[a-zA-Z]{1,10}>[^<]{0,10}</[a-zA-Z]{1,10}>){0,6}</project>") {
+                let _ = pom_facts(xml.as_bytes());
+            }
+        }
+    }
+
     /// Antisymmetric and transitive over versions that broke the old order (a missing item
     /// counted as 0 against numbers but as the release against words), so sorting any mix
     /// of them neither panics nor depends on the input order.

@@ -250,6 +250,28 @@ pub fn package_folders(package: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any path: parsed or refused, never a panic; nothing parsed leaves its folder.
+            #[test]
+            fn any_path_is_parsed_or_refused(path in "(\\PC|/|\\.|%2[eEfF]){0,60}") {
+                if let Ok(parsed) = parse(&path, &path) {
+                    let text = format!("{parsed:?}");
+                    prop_assert!(!text.contains("\"..\""), "{}", text);
+                }
+            }
+
+            #[test]
+            fn package_folders_never_panic(package in "\\PC{0,40}") {
+                let _ = package_folders(&package);
+                let _ = is_snapshot(&package);
+            }
+        }
+    }
+
     fn file(path: &str) -> Coordinates {
         match parse(path, path) {
             Ok(MavenPath::File { coordinates, .. }) => coordinates,

@@ -1981,9 +1981,81 @@ async fn referrers(
     Ok(response)
 }
 
+/// The registry's parsers of caller input, for the fuzz targets in `fuzz/`: any input must
+/// come back without a panic.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    pub fn parse_anything(input: &str) {
+        let _ = parse_route(input);
+        let _ = parse_range(input, input.len() as u64);
+        let _ = url_pairs(input);
+        let _ = valid_digest(input);
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(input) {
+            headers.insert(http::header::ACCEPT, value);
+        }
+        let _ = accepts(&headers, OCI_MANIFEST);
+        if let Ok(value) = serde_json::from_str::<Value>(input) {
+            let _ = descriptor_digests(&value);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any path under /v2/: a route or none, never a panic.
+            #[test]
+            fn any_route_is_parsed_or_refused(rest in "([a-z0-9._\\-]{0,8}/){0,5}(manifests|blobs|tags|uploads|referrers)?/?\\PC{0,20}") {
+                let _ = parse_route(&rest);
+            }
+
+            #[test]
+            fn any_range_is_parsed_or_refused(value in "\\PC{0,30}", size in 0u64..10_000) {
+                if let Some((start, end)) = parse_range(&value, size) {
+                    prop_assert!(start <= end && end < size);
+                }
+            }
+
+            #[test]
+            fn any_query_decodes(query in "\\PC{0,60}") {
+                let _ = url_pairs(&query);
+            }
+
+            #[test]
+            fn digests_are_checked_not_trusted(digest in "\\PC{0,80}") {
+                if valid_digest(&digest) {
+                    let (algorithm, hex) = digest.split_once(':').unwrap();
+                    prop_assert!(matches!(algorithm, "sha256" | "sha512"));
+                    prop_assert!(hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+                }
+            }
+
+            #[test]
+            fn any_accept_header_is_judged(accept in "[ -~]{0,80}", media_type in "[a-z./+\\-]{0,40}") {
+                let mut headers = HeaderMap::new();
+                if let Ok(value) = HeaderValue::from_str(&accept) {
+                    headers.insert(http::header::ACCEPT, value);
+                }
+                let _ = accepts(&headers, &media_type);
+            }
+
+            #[test]
+            fn any_manifest_json_is_read(json in "\\PC{0,200}") {
+                if let Ok(value) = serde_json::from_str::<Value>(&json) {
+                    let _ = descriptor_digests(&value);
+                }
+            }
+        }
+    }
 
     #[test]
     fn accept_negotiation() {
