@@ -18,17 +18,27 @@ use crate::pages::{
 };
 use crate::session::{self, use_session, Session};
 
-/// The sections of the app, in navigation order: (path, label).
-pub const SECTIONS: &[(&str, &str)] = &[
-    ("/repositories", "Repositories"),
-    ("/packages", "Packages"),
-    ("/users", "Users"),
-    ("/groups", "Groups"),
-    ("/tokens", "Tokens"),
-    ("/sources", "Sources"),
-    ("/auth-sources", "Authentication sources"),
-    ("/audit", "Audit"),
+/// The sections of the app, in navigation order: (path, label, admins only).
+pub const SECTIONS: &[(&str, &str, bool)] = &[
+    ("/repositories", "Repositories", false),
+    ("/packages", "Packages", false),
+    ("/users", "Users", true),
+    ("/groups", "Groups", false),
+    ("/tokens", "Tokens", false),
+    ("/sources", "Sources", true),
+    ("/auth-sources", "Authentication sources", true),
+    ("/audit", "Audit", true),
 ];
+
+/// The sections a user with this global role may use: the engine refuses the admin
+/// sections to everyone else, so they are not offered.
+pub fn sections_for(global_role: &str) -> impl Iterator<Item = (&'static str, &'static str)> {
+    let admin = global_role == "admin";
+    SECTIONS
+        .iter()
+        .filter(move |(_, _, admins_only)| admin || !admins_only)
+        .map(|(href, label, _)| (*href, *label))
+}
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -100,9 +110,8 @@ fn Shell() -> impl IntoView {
                     <button class="sign-out" on:click=sign_out>"Sign out"</button>
                 </header>
                 <nav class="sidebar" aria-label="Sections" on:click=move |_| set_menu_open.set(false)>
-                    {SECTIONS
-                        .iter()
-                        .map(|(href, label)| view! { <A href=*href>{*label}</A> })
+                    {sections_for(&user.global_role)
+                        .map(|(href, label)| view! { <A href=href>{label}</A> })
                         .collect_view()}
                 </nav>
                 <main class="content">

@@ -57,6 +57,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, ConfigError> {
         manifest_answers: crate::state::answer_cache(),
         metadata_answers: crate::state::answer_cache(),
         sso_http: crate::auth::sso::http_client(),
+        import_http: crate::services::providers::http_client(),
         jobs_wake: tokio::sync::Notify::new(),
         jobs_claim: tokio::sync::Mutex::new(()),
         repository_cache: moka::future::Cache::builder()

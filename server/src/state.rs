@@ -23,7 +23,7 @@ pub struct AppState {
     pub secret_key: [u8; 32],
     pub login_throttle: LoginThrottle,
     /// The background loops and how often each had to be restarted.
-    pub tasks: crate::jobs::supervisor::Supervisor,
+    pub tasks: std::sync::Arc<crate::jobs::supervisor::Supervisor>,
     pub tokens: TokenAuthenticator,
     pub metrics: PrometheusHandle,
     pub schema: PackistrySchema,
@@ -57,6 +57,8 @@ pub struct AppState {
         moka::future::Cache<String, std::sync::Arc<crate::protocols::composer::MetadataAnswer>>,
     /// Talks to single sign-on providers (see [`crate::auth::sso::http_client`]).
     pub sso_http: reqwest::Client,
+    /// Talks to Git hosts for imports (see [`crate::services::providers::http_client`]).
+    pub import_http: reqwest::Client,
     /// Wakes this replica's job worker when it queues a job.
     pub jobs_wake: tokio::sync::Notify,
     /// Orders job claims on SQLite (see [`crate::jobs::claim`]).

@@ -53,6 +53,24 @@ try {
   await page.waitForURL('**/login');
   await page.reload();
   await page.waitForURL('**/login');
+
+  // A user who is not an admin is not offered the admin sections the server would refuse.
+  const userEmail = process.env.USER_EMAIL;
+  if (userEmail) {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.fill('input[name=email]', userEmail);
+    await page.fill('input[name=password]', need('USER_PASSWORD'));
+    await page.click('button[type=submit]');
+    await who.waitFor();
+    for (const name of ['Repositories', 'Packages', 'Groups', 'Tokens']) {
+      await nav.getByRole('link', { name, exact: true }).waitFor();
+    }
+    for (const name of ['Users', 'Sources', 'Authentication sources', 'Audit']) {
+      const count = await nav.getByRole('link', { name, exact: true }).count();
+      check(count === 0, `a user who is not an admin is offered ${name}`);
+    }
+    await page.screenshot({ path: `${artifacts}/shell-user.png`, fullPage: true });
+  }
   console.log('signin: ok');
 } finally {
   await browser.close();

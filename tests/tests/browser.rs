@@ -9,16 +9,21 @@ async fn signs_in_through_the_spa_and_sees_the_shell() {
     }
     let env = TestEnv::new();
     env.create_user("admin@example.com", "admin", "browser-password");
+    env.create_user("plain@example.com", "user", "browser-password");
     let server = env.start();
     browser::run_against(
         &server,
         "signin.mjs",
         "admin@example.com",
         "browser-password",
-        &[],
+        &[
+            ("USER_EMAIL", "plain@example.com"),
+            ("USER_PASSWORD", "browser-password"),
+        ],
     )
     .await;
     assert!(browser::artifacts_dir().join("shell-laptop.png").exists());
+    assert!(browser::artifacts_dir().join("shell-user.png").exists());
 }
 
 #[tokio::test]

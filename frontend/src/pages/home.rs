@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::app::SECTIONS;
+use crate::app::sections_for;
 use crate::session::{use_session, Session};
 
 #[component]
@@ -17,7 +17,11 @@ pub fn HomePage() -> impl IntoView {
                 <p>"You are signed in as " <strong>{user.email}</strong> " with the global role " <strong>{user.global_role}</strong> "."</p>
             })}
             <ul class="section-list">
-                {SECTIONS.iter().map(|(href, label)| view! { <li><a href=*href>{*label}</a></li> }).collect_view()}
+                {move || user().map(|user| {
+                    sections_for(&user.global_role)
+                        .map(|(href, label)| view! { <li><a href=href>{label}</a></li> })
+                        .collect_view()
+                })}
             </ul>
         </section>
     }

@@ -241,7 +241,7 @@ fn api_client(
     Ok(crate::services::providers::Client::for_source(
         source,
         token,
-        call.state.sso_http.clone(),
+        call.state.import_http.clone(),
     ))
 }
 

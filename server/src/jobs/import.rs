@@ -194,7 +194,7 @@ pub async fn run(state: &SharedState, job: &jobs::Model) -> Result<Value, (JobFa
             None => None,
         };
         Some(
-            providers::Client::for_source(&source, token, state.sso_http.clone()).ok_or_else(
+            providers::Client::for_source(&source, token, state.import_http.clone()).ok_or_else(
                 || failed("the source needs an access token (and, for Gitea, its base URL)"),
             )?,
         )
@@ -619,16 +619,30 @@ impl Import<'_> {
         let state = self.state;
         let source = staged.path().to_owned();
         let subdirectory = self.imported.subdirectory.clone();
-        let cut = tokio::task::spawn_blocking(move || cut_zip(&source, &subdirectory))
+        let limit = state.config.max_body_size;
+        let cut = tokio::task::spawn_blocking(move || cut_zip(&source, &subdirectory, limit))
             .await
             .map_err(|err| Outcome::Failed(err.to_string()))?
             .map_err(Outcome::Failed)?;
         let mut staging = state
             .blobs
-            .stage(state.config.max_body_size)
+            .stage(limit)
             .await
             .map_err(|err| Outcome::Failed(err.to_string()))?;
-        staging.write(&cut).await.map_err(too_large)?;
+        // Copied over in chunks: the cut archive is never whole in memory.
+        let mut cut = tokio::fs::File::from_std(cut);
+        let mut buffer = vec![0u8; 256 * 1024];
+        loop {
+            use tokio::io::AsyncReadExt;
+            let read = cut
+                .read(&mut buffer)
+                .await
+                .map_err(|err| Outcome::Failed(err.to_string()))?;
+            if read == 0 {
+                break;
+            }
+            staging.write(&buffer[..read]).await.map_err(too_large)?;
+        }
         staging
             .finish()
             .await
@@ -790,8 +804,15 @@ impl Import<'_> {
 
 /// The entries of `subdirectory` in a host's archive (under its one top-level folder),
 /// zipped again at the root. Entry sizes are bounded by the upload limit's inspection after.
-fn cut_zip(path: &std::path::Path, subdirectory: &str) -> Result<Vec<u8>, String> {
-    use std::io::{Read, Write};
+/// The subdirectory of a host's archive as a zip of its own, written to a temporary file
+/// (rewound), entry by entry: nothing is held whole in memory, and more than `limit` bytes
+/// of entries are refused.
+fn cut_zip(
+    path: &std::path::Path,
+    subdirectory: &str,
+    limit: u64,
+) -> Result<std::fs::File, String> {
+    use std::io::{Read, Seek};
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut zip = zip::ZipArchive::new(file)
         .map_err(|e| format!("the archive is unusable: not a zip archive ({e})"))?;
@@ -803,7 +824,9 @@ fn cut_zip(path: &std::path::Path, subdirectory: &str) -> Result<Vec<u8>, String
         })
         .ok_or("the archive is empty")?;
     let prefix = format!("{top}/{}/", subdirectory.trim_matches('/'));
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let file = tempfile::tempfile().map_err(|e| format!("cannot cut the archive: {e}"))?;
+    let mut out = zip::ZipWriter::new(file);
+    let mut total: u64 = 0;
     let options = zip::write::SimpleFileOptions::default();
     let mut found = false;
     for i in 0..zip.len() {
@@ -821,20 +844,24 @@ fn cut_zip(path: &std::path::Path, subdirectory: &str) -> Result<Vec<u8>, String
             continue;
         }
         found = true;
-        let mut bytes = Vec::new();
-        entry
-            .by_ref()
-            .take(512 * 1024 * 1024)
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("the archive is unusable: {e}"))?;
         out.start_file(relative, options)
             .map_err(|e| e.to_string())?;
-        out.write_all(&bytes).map_err(|e| e.to_string())?;
+        let remaining = limit.saturating_sub(total);
+        let copied = std::io::copy(&mut entry.by_ref().take(remaining + 1), &mut out)
+            .map_err(|e| format!("the archive is unusable: {e}"))?;
+        total += copied;
+        if total > limit {
+            return Err(format!(
+                "the archive expands to more than the upload limit of {limit} bytes"
+            ));
+        }
     }
     if !found {
         return Err(format!("the archive has nothing under {subdirectory}"));
     }
-    Ok(out.finish().map_err(|e| e.to_string())?.into_inner())
+    let mut file = out.finish().map_err(|e| e.to_string())?;
+    file.rewind().map_err(|e| e.to_string())?;
+    Ok(file)
 }
 
 /// Staging an archive failed: over the upload limit, or the disk.

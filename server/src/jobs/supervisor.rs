@@ -85,8 +85,20 @@ where
     F: Fn() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    supervise_with(state.tasks.clone(), name, make)
+}
+
+fn supervise_with<F, Fut>(
+    tasks: std::sync::Arc<Supervisor>,
+    name: &'static str,
+    make: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     tokio::spawn(async move {
-        state.tasks.started(name);
+        tasks.started(name);
         loop {
             let run = tokio::spawn(make());
             let _guard = AbortOnDrop(run.abort_handle());
@@ -99,7 +111,7 @@ where
                         .map(|s| (*s).to_owned())
                         .or_else(|| panic.downcast_ref::<String>().cloned())
                         .unwrap_or_else(|| "unknown".into());
-                    let restarts = state.tasks.failed(name, message.clone());
+                    let restarts = tasks.failed(name, message.clone());
                     let wait = backoff(restarts);
                     tracing::error!(
                         task = name,
@@ -118,6 +130,30 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A loop that panics is started again (after its backoff) and its restarts are told;
+    /// one that ends normally is not restarted.
+    #[tokio::test]
+    async fn a_panicking_loop_is_restarted_and_reported() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let tasks = std::sync::Arc::new(Supervisor::default());
+        let runs = std::sync::Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        let handle = supervise_with(tasks.clone(), "flaky", move || {
+            let runs = counted.clone();
+            async move {
+                let run = runs.fetch_add(1, Ordering::SeqCst);
+                if run < 2 {
+                    panic!("run {run} fails");
+                }
+            }
+        });
+        handle.await.unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+        let report = tasks.report();
+        assert_eq!(report["flaky"]["restarts"], 2);
+        assert_eq!(report["flaky"]["lastFailure"]["message"], "run 1 fails");
+    }
 
     #[test]
     fn restarts_back_off_and_are_bounded() {

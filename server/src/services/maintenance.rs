@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::StreamExt;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -176,81 +176,30 @@ pub async fn run(state: &SharedState) -> Result<Report> {
         report.uploads += 1;
     }
 
-    // 2. Untagged manifests: kept when tagged, a child of a kept index, or referring to a
-    //    kept manifest; anything younger than the grace period is kept too.
-    let manifests = oci_manifests::Entity::find().all(db).await?;
-    let tags = oci_tags::Entity::find().all(db).await?;
-    let mut keep: HashSet<(Uuid, String)> = tags
-        .iter()
-        .map(|t| (t.package_id, t.manifest_digest.clone()))
-        .collect();
-    for m in manifests.iter().filter(|m| m.created_at >= grace) {
-        keep.insert((m.package_id, m.digest.clone()));
-    }
-    let mut bodies = std::collections::HashMap::new();
-    loop {
-        let before = keep.len();
-        for m in &manifests {
-            let key = (m.package_id, m.digest.clone());
-            if keep.contains(&key) {
-                if let std::collections::hash_map::Entry::Vacant(slot) = bodies.entry(key) {
-                    let body = json_of(state, &m.blob_sha256).await?;
-                    for child in digests_in(&body, "manifests") {
-                        keep.insert((m.package_id, child));
-                    }
-                    slot.insert(body);
-                }
-            } else if let Some(subject) = &m.subject_digest {
-                if keep.contains(&(m.package_id, subject.clone())) {
-                    keep.insert(key);
-                }
-            }
-        }
-        if keep.len() == before {
-            break;
-        }
-    }
-    // Each delete is conditional on the time read above: a manifest pushed again meanwhile
-    // (its time renewed before its tag is set) stays.
-    for m in &manifests {
-        if !keep.contains(&(m.package_id, m.digest.clone())) {
-            let deleted = oci_manifests::Entity::delete_many()
-                .filter(oci_manifests::Column::Id.eq(m.id))
-                .filter(oci_manifests::Column::CreatedAt.lt(grace))
-                .exec(db)
-                .await?;
-            report.manifests += deleted.rows_affected;
-        }
-    }
-
-    // 3. Image blobs no remaining manifest uses.
-    let mut used: HashSet<(Uuid, String)> = HashSet::new();
-    for ((package, _), body) in &bodies {
-        if let Some(config) = body
-            .get("config")
-            .and_then(|c| c.get("digest"))
-            .and_then(Value::as_str)
-        {
-            used.insert((*package, config.to_owned()));
-        }
-        for layer in digests_in(body, "layers") {
-            used.insert((*package, layer));
-        }
-    }
-    for held in oci_blobs::Entity::find()
-        .filter(oci_blobs::Column::CreatedAt.lt(grace))
+    // 2 and 3, one image at a time (memory bounded by the largest image, not the registry):
+    //    untagged manifests go unless tagged, a child of a kept index, or referring to a
+    //    kept manifest, or younger than the grace period; then the image's blobs no
+    //    remaining manifest uses.
+    let mut images: std::collections::BTreeSet<Uuid> = oci_manifests::Entity::find()
+        .select_only()
+        .column(oci_manifests::Column::PackageId)
+        .distinct()
+        .into_tuple::<Uuid>()
         .all(db)
         .await?
-    {
-        if !used.contains(&(held.package_id, held.digest.clone())) {
-            // Conditional too: a manifest pushed meanwhile renews the links it names.
-            let deleted = oci_blobs::Entity::delete_many()
-                .filter(oci_blobs::Column::Id.eq(held.id))
-                .filter(oci_blobs::Column::CreatedAt.lt(grace))
-                .exec(db)
-                .await?;
-            report.image_blobs += deleted.rows_affected;
-        }
+        .into_iter()
+        .collect();
+    images.extend(
+        oci_blobs::Entity::find()
+            .select_only()
+            .column(oci_blobs::Column::PackageId)
+            .distinct()
+            .into_tuple::<Uuid>()
+            .all(db)
+            .await?,
+    );
+    for image in images {
+        collect_image(state, image, grace, &mut report).await?;
     }
 
     // 4. Stored blobs nothing references. First, what an interrupted pass set aside goes
@@ -265,56 +214,64 @@ pub async fn run(state: &SharedState) -> Result<Report> {
     }
     //    Then the stored blobs nothing references. One conditional DELETE per blob decides, so a
     //    blob committed again meanwhile (its time renewed) or referenced meanwhile stays.
-    for blob in blobs::Entity::find()
-        .filter(blobs::Column::CreatedAt.lt(grace))
-        .all(db)
-        .await?
-    {
-        let unreferenced = |table: sea_orm::sea_query::DynIden,
-                            column: sea_orm::sea_query::DynIden| {
-            Expr::exists(
-                Query::select()
-                    .expr(Expr::val(1))
-                    .from(table)
-                    .and_where(Expr::col(column).eq(blob.digest.clone()))
-                    .to_owned(),
-            )
-            .not()
-        };
-        use sea_orm::sea_query::IntoIden;
-        let deleted = blobs::Entity::delete_many()
-            .filter(blobs::Column::Digest.eq(blob.digest.clone()))
+    let mut after = String::new();
+    loop {
+        let page = blobs::Entity::find()
             .filter(blobs::Column::CreatedAt.lt(grace))
-            .filter(unreferenced(
-                version_files::Entity.into_iden(),
-                version_files::Column::BlobDigest.into_iden(),
-            ))
-            .filter(unreferenced(
-                oci_manifests::Entity.into_iden(),
-                oci_manifests::Column::BlobSha256.into_iden(),
-            ))
-            .filter(unreferenced(
-                oci_blobs::Entity.into_iden(),
-                oci_blobs::Column::BlobSha256.into_iden(),
-            ))
-            .exec(db)
+            .filter(blobs::Column::Digest.gt(after.clone()))
+            .order_by_asc(blobs::Column::Digest)
+            .limit(500)
+            .all(db)
             .await?;
-        if deleted.rows_affected == 1 {
-            // The file is set aside, not removed, until no row names it again: a push of the
-            // same bytes may have written its row after the delete above and found the file
-            // still there, and would lose it.
-            if let Some(aside) = state
-                .blobs
-                .set_aside(&blob.digest)
-                .await
-                .map_err(Error::internal)?
-            {
-                if settle_aside(state, &aside, &blob.digest).await? {
-                    continue;
+        let Some(last) = page.last() else { break };
+        after = last.digest.clone();
+        for blob in page {
+            let unreferenced =
+                |table: sea_orm::sea_query::DynIden, column: sea_orm::sea_query::DynIden| {
+                    Expr::exists(
+                        Query::select()
+                            .expr(Expr::val(1))
+                            .from(table)
+                            .and_where(Expr::col(column).eq(blob.digest.clone()))
+                            .to_owned(),
+                    )
+                    .not()
+                };
+            use sea_orm::sea_query::IntoIden;
+            let deleted = blobs::Entity::delete_many()
+                .filter(blobs::Column::Digest.eq(blob.digest.clone()))
+                .filter(blobs::Column::CreatedAt.lt(grace))
+                .filter(unreferenced(
+                    version_files::Entity.into_iden(),
+                    version_files::Column::BlobDigest.into_iden(),
+                ))
+                .filter(unreferenced(
+                    oci_manifests::Entity.into_iden(),
+                    oci_manifests::Column::BlobSha256.into_iden(),
+                ))
+                .filter(unreferenced(
+                    oci_blobs::Entity.into_iden(),
+                    oci_blobs::Column::BlobSha256.into_iden(),
+                ))
+                .exec(db)
+                .await?;
+            if deleted.rows_affected == 1 {
+                // The file is set aside, not removed, until no row names it again: a push of the
+                // same bytes may have written its row after the delete above and found the file
+                // still there, and would lose it.
+                if let Some(aside) = state
+                    .blobs
+                    .set_aside(&blob.digest)
+                    .await
+                    .map_err(Error::internal)?
+                {
+                    if settle_aside(state, &aside, &blob.digest).await? {
+                        continue;
+                    }
                 }
+                report.blobs += 1;
+                report.bytes += blob.size as u64;
             }
-            report.blobs += 1;
-            report.bytes += blob.size as u64;
         }
     }
     // 5. Orphans: files no row names (a crash between writing a file and its row), files
@@ -325,6 +282,93 @@ pub async fn run(state: &SharedState) -> Result<Report> {
         tracing::info!(?report, "maintenance removed garbage");
     }
     Ok(report)
+}
+
+/// Garbage of one image: its unkept untagged manifests, then its blob links no remaining
+/// manifest uses. A kept manifest that cannot be read stops the pass (see [`json_of`]).
+async fn collect_image(
+    state: &SharedState,
+    image: Uuid,
+    grace: chrono::DateTime<Utc>,
+    report: &mut Report,
+) -> Result<()> {
+    let db = &state.db;
+    let manifests = oci_manifests::Entity::find()
+        .filter(oci_manifests::Column::PackageId.eq(image))
+        .all(db)
+        .await?;
+    let mut keep: HashSet<String> = oci_tags::Entity::find()
+        .filter(oci_tags::Column::PackageId.eq(image))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| t.manifest_digest)
+        .collect();
+    for m in manifests.iter().filter(|m| m.created_at >= grace) {
+        keep.insert(m.digest.clone());
+    }
+    let mut bodies = std::collections::HashMap::new();
+    loop {
+        let before = keep.len();
+        for m in &manifests {
+            if keep.contains(&m.digest) {
+                if let std::collections::hash_map::Entry::Vacant(slot) =
+                    bodies.entry(m.digest.clone())
+                {
+                    let body = json_of(state, &m.blob_sha256).await?;
+                    for child in digests_in(&body, "manifests") {
+                        keep.insert(child);
+                    }
+                    slot.insert(body);
+                }
+            } else if let Some(subject) = &m.subject_digest {
+                if keep.contains(subject) {
+                    keep.insert(m.digest.clone());
+                }
+            }
+        }
+        if keep.len() == before {
+            break;
+        }
+    }
+    // Each delete is conditional on the time read above: a manifest pushed again meanwhile
+    // (its time renewed before its tag is set) stays.
+    for m in manifests.iter().filter(|m| !keep.contains(&m.digest)) {
+        let deleted = oci_manifests::Entity::delete_many()
+            .filter(oci_manifests::Column::Id.eq(m.id))
+            .filter(oci_manifests::Column::CreatedAt.lt(grace))
+            .exec(db)
+            .await?;
+        report.manifests += deleted.rows_affected;
+    }
+    let mut used: HashSet<String> = HashSet::new();
+    for body in bodies.values() {
+        if let Some(config) = body
+            .get("config")
+            .and_then(|c| c.get("digest"))
+            .and_then(Value::as_str)
+        {
+            used.insert(config.to_owned());
+        }
+        used.extend(digests_in(body, "layers"));
+    }
+    for held in oci_blobs::Entity::find()
+        .filter(oci_blobs::Column::PackageId.eq(image))
+        .filter(oci_blobs::Column::CreatedAt.lt(grace))
+        .all(db)
+        .await?
+    {
+        if !used.contains(&held.digest) {
+            // Conditional too: a manifest pushed meanwhile renews the links it names.
+            let deleted = oci_blobs::Entity::delete_many()
+                .filter(oci_blobs::Column::Id.eq(held.id))
+                .filter(oci_blobs::Column::CreatedAt.lt(grace))
+                .exec(db)
+                .await?;
+            report.image_blobs += deleted.rows_affected;
+        }
+    }
+    Ok(())
 }
 
 async fn sweep_orphans(

@@ -462,6 +462,20 @@ impl ApiFailure {
     }
 }
 
+/// The client for Git hosts (APIs and archives), apart from single sign-on's: no overall
+/// deadline, since an archive may be large and slow to come, but a connection must open
+/// within 10 s and an answer may not stall for more than 60 s; no redirect is followed
+/// unasked (an archive's redirect is followed without the token).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .read_timeout(std::time::Duration::from_secs(60))
+        .user_agent(concat!("Packistry/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
 /// Pages of tags or of branches read at most (100 a page on most hosts): past them the
 /// listing is refused, not cut.
 const MAX_REF_PAGES: usize = 100;
