@@ -203,6 +203,23 @@ impl TestEnv {
         );
     }
 
+    /// An admin user and a personal token of theirs covering all repositories with
+    /// administrator permitted (where most tests start); the token's secret.
+    pub fn admin_token(&self, email: &str) -> String {
+        self.create_user(email, "admin", "admin-password-1");
+        self.cli_ok(&[
+            "token",
+            "create",
+            "--user",
+            email,
+            "--name",
+            "admin",
+            "--all-repositories",
+            "--role",
+            "administrator",
+        ])
+    }
+
     /// A CLI command that must succeed; its standard output, trimmed.
     pub fn cli_ok(&self, args: &[&str]) -> String {
         let out = self.cli(args, None);

@@ -149,19 +149,8 @@ async fn a_database_restart_gets_503s_then_recovers_and_loses_nothing() {
         return;
     };
     let env = TestEnv::new().with_env("PACKISTRY_DATABASE_URL", &pg.url());
-    env.create_user("root@example.com", "admin", "root-password-1");
     env.cli_ok(&["repo", "create", "php", "--format", "composer"]);
-    let token = env.cli_ok(&[
-        "token",
-        "create",
-        "--user",
-        "root@example.com",
-        "--name",
-        "t",
-        "--all-repositories",
-        "--role",
-        "administrator",
-    ]);
+    let token = env.admin_token("root@example.com");
     let server = env.start();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))

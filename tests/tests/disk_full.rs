@@ -76,21 +76,10 @@ async fn a_full_disk_gets_507s_and_nothing_corrupt_and_recovers() {
         eprintln!("skipping: cannot mount a tmpfs (needs root)");
         return;
     };
-    env.create_user("root@example.com", "admin", "root-password-1");
     for (name, format) in [("php", "composer"), ("java", "maven"), ("img", "container")] {
         env.cli_ok(&["repo", "create", name, "--format", format]);
     }
-    let token = env.cli_ok(&[
-        "token",
-        "create",
-        "--user",
-        "root@example.com",
-        "--name",
-        "t",
-        "--all-repositories",
-        "--role",
-        "administrator",
-    ]);
+    let token = env.admin_token("root@example.com");
     let server = env.start();
     let upload_composer = |version: String, seed: u64| {
         let form = reqwest::multipart::Form::new()

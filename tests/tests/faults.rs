@@ -415,21 +415,10 @@ async fn acknowledged_uploads_survive_sigkill_and_nothing_half_written_shows() {
         .with_env("PACKISTRY_MAINTENANCE_INTERVAL_SECONDS", "1")
         .with_env("PACKISTRY_GC_GRACE_SECONDS", "2")
         .with_env("PACKISTRY_UPLOAD_TTL_SECONDS", "2");
-    env.create_user("root@example.com", "admin", "root-password-1");
     for (name, format) in [("php", "composer"), ("java", "maven"), ("img", "container")] {
         env.cli_ok(&["repo", "create", name, "--format", format]);
     }
-    let token = env.cli_ok(&[
-        "token",
-        "create",
-        "--user",
-        "root@example.com",
-        "--name",
-        "t",
-        "--all-repositories",
-        "--role",
-        "administrator",
-    ]);
+    let token = env.admin_token("root@example.com");
     let ledger: Shared = Arc::default();
     let mut server = env.start();
     for cycle in 0..KILLS {

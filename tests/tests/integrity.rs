@@ -18,20 +18,9 @@ struct Registry {
 
 fn registry() -> Registry {
     let env = TestEnv::new();
-    env.create_user("root@example.com", "admin", "root-password-1");
     env.cli_ok(&["repo", "create", "images", "--format", "container"]);
     env.cli_ok(&["repo", "create", "other", "--format", "container"]);
-    let token = env.cli_ok(&[
-        "token",
-        "create",
-        "--user",
-        "root@example.com",
-        "--name",
-        "t",
-        "--all-repositories",
-        "--role",
-        "administrator",
-    ]);
+    let token = env.admin_token("root@example.com");
     let server = env.start();
     Registry { env, server, token }
 }
@@ -264,19 +253,8 @@ async fn garbage_collection_deletes_nothing_it_cannot_prove_unused() {
     let env = TestEnv::new()
         .with_env("PACKISTRY_MAINTENANCE_INTERVAL_SECONDS", "1")
         .with_env("PACKISTRY_GC_GRACE_SECONDS", "0");
-    env.create_user("root@example.com", "admin", "root-password-1");
     env.cli_ok(&["repo", "create", "images", "--format", "container"]);
-    let token = env.cli_ok(&[
-        "token",
-        "create",
-        "--user",
-        "root@example.com",
-        "--name",
-        "t",
-        "--all-repositories",
-        "--role",
-        "administrator",
-    ]);
+    let token = env.admin_token("root@example.com");
     let server = env.start();
     let r = Registry { env, server, token };
     let config = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();

@@ -82,19 +82,8 @@ async fn huge_anonymous_bodies_are_refused_before_they_are_read() {
 #[tokio::test]
 async fn allowed_callers_still_get_small_caps() {
     let env = TestEnv::new();
-    env.create_user("root@example.com", "admin", "root-password-1");
     env.cli_ok(&["repo", "create", "php", "--format", "composer"]);
-    let token = env.cli_ok(&[
-        "token",
-        "create",
-        "--user",
-        "root@example.com",
-        "--name",
-        "t",
-        "--all-repositories",
-        "--role",
-        "administrator",
-    ]);
+    let token = env.admin_token("root@example.com");
     let server = env.start();
     // Download notifications are small JSON: 2 MiB is refused.
     let response = client()

@@ -76,22 +76,11 @@ struct World {
 }
 
 async fn setup(env: &TestEnv) -> World {
-    env.create_user("root@example.com", "admin", "root-password-1");
     env.create_user("person@example.com", "user", "person-password-1");
     for (name, format) in [("php", "composer"), ("java", "maven"), ("img", "container")] {
         env.cli_ok(&["repo", "create", name, "--format", format]);
     }
-    let token = env.cli_ok(&[
-        "token",
-        "create",
-        "--user",
-        "root@example.com",
-        "--name",
-        "t",
-        "--all-repositories",
-        "--role",
-        "administrator",
-    ]);
+    let token = env.admin_token("root@example.com");
     let server = env.start();
     let http = reqwest::Client::new();
     for n in 0..5 {

@@ -15,19 +15,8 @@ async fn a_locked_sqlite_database_gets_a_bounded_wait_and_a_clear_answer() {
         return; // SQLite only.
     }
     let env = TestEnv::new();
-    env.create_user("root@example.com", "admin", "root-password-1");
     env.cli_ok(&["repo", "create", "php", "--format", "composer"]);
-    let token = env.cli_ok(&[
-        "token",
-        "create",
-        "--user",
-        "root@example.com",
-        "--name",
-        "t",
-        "--all-repositories",
-        "--role",
-        "administrator",
-    ]);
+    let token = env.admin_token("root@example.com");
     let server = env.start();
     let upload = |version: &str| {
         let form = reqwest::multipart::Form::new()
