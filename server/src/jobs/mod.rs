@@ -24,8 +24,9 @@ use crate::db::entities::jobs;
 use crate::error::Result;
 use crate::state::SharedState;
 
-/// A claim older than this belongs to a dead worker.
-pub const LEASE: Duration = Duration::from_secs(10 * 60);
+/// A claim not renewed for this long belongs to a dead worker (a live one renews it every
+/// quarter of it while the job runs).
+pub const LEASE: Duration = Duration::from_secs(2 * 60);
 /// Runs before a job that keeps failing with retryable errors is given up.
 pub const MAX_ATTEMPTS: i32 = 5;
 

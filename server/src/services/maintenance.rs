@@ -23,8 +23,10 @@ use crate::state::SharedState;
 /// The one row of the recurring maintenance job.
 pub const JOB_ID: Uuid = Uuid::from_u128(0x7061_636b_6973_7472_795f_6d61_696e_7400);
 const KIND: &str = "maintenance";
-/// A claim older than this is taken to belong to a dead replica.
-const LEASE: Duration = Duration::from_secs(15 * 60);
+/// A claim not renewed for this long is taken to belong to a dead replica (a live one
+/// renews it every quarter of it while the pass runs), so a replica killed mid-pass holds
+/// maintenance up for a minute at most.
+const LEASE: Duration = Duration::from_secs(60);
 
 /// What one run removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -85,7 +87,9 @@ pub async fn run_if_due(state: &SharedState, worker: &str) -> Result<Option<Repo
     if claimed.rows_affected != 1 {
         return Ok(None);
     }
+    let lease = tokio::spawn(renew_lease(state.db.clone(), worker.to_owned()));
     let outcome = run(state).await;
+    lease.abort();
     let next =
         Utc::now() + chrono::Duration::seconds(state.config.maintenance_interval_seconds as i64);
     let (status, error, payload) = match &outcome {
@@ -115,6 +119,25 @@ pub async fn run_if_due(state: &SharedState, worker: &str) -> Result<Option<Repo
         .exec(db)
         .await?;
     outcome.map(Some)
+}
+
+/// Keep the maintenance claim while this worker runs the pass.
+async fn renew_lease(db: sea_orm::DatabaseConnection, worker: String) {
+    let mut tick = tokio::time::interval(LEASE / 4);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let renewed = jobs::Entity::update_many()
+            .col_expr(jobs::Column::LockedAt, Expr::value(Utc::now()))
+            .filter(jobs::Column::Id.eq(JOB_ID))
+            .filter(jobs::Column::Status.eq("running"))
+            .filter(jobs::Column::LockedBy.eq(worker.as_str()))
+            .exec(&db)
+            .await;
+        if let Err(err) = renewed {
+            tracing::warn!(error = %err, "renewing the maintenance lease failed");
+        }
+    }
 }
 
 /// A kept manifest's body. Anything short of reading it whole as JSON is an error: the
