@@ -43,9 +43,10 @@ tools-test:
 ## Everything: formatting, lints (host and wasm32), the schema drift check, unit and
 ## integration tests on SQLite, then again on PostgreSQL, and the browser test.
 test: tools-test lint spa schema-check
-	@mkdir -p target/test-logs && rm -f target/test-logs/*.log
+	@mkdir -p target/test-logs && rm -f target/test-logs/*.log target/test-logs/reports.txt
 	set -o pipefail; $(MAKE) --no-print-directory unit-and-integration 2>&1 | tee target/test-logs/sqlite.log
 	set -o pipefail; scripts/test-postgres.sh 2>&1 | tee target/test-logs/postgres.log
+	@cat target/test-logs/reports.txt 2>/dev/null || true
 	@scripts/summarize-tests.sh target/test-logs/*.log
 
 ## The fault suite alone (it also runs inside `make test`): SIGKILL during concurrent uploads

@@ -40,6 +40,27 @@ pub fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
+/// Print a suite's closing figures, and keep them in `target/test-logs/reports.txt`, which
+/// `make test` prints at the end (cargo test hides what passing tests print).
+pub fn report(line: &str) {
+    println!("{line}");
+    let database = if std::env::var("PACKISTRY_TEST_POSTGRES").is_ok_and(|v| !v.is_empty()) {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let dir = workspace_root().join("target/test-logs");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("reports.txt"))
+        {
+            let _ = writeln!(file, "[{database}] {line}");
+        }
+    }
+}
+
 /// Whether missing tools must fail tests instead of skipping them.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")

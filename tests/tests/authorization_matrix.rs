@@ -1338,13 +1338,13 @@ async fn every_caller_on_every_surface_gets_what_the_engine_decides() {
         .await;
     checks.extend(per_caller);
     let mismatches: Vec<&Check> = checks.iter().filter(|c| c.expected != c.actual).collect();
-    println!(
+    packistry_tests::report(&format!(
         "authorization matrix: {} combinations checked ({} callers × {} repositories), {} mismatches",
         checks.len(),
         matrix.callers.len(),
         REPOS.len(),
         mismatches.len()
-    );
+    ));
     for m in mismatches.iter().take(60) {
         println!(
             "MISMATCH {}: expected {}, got {}",

@@ -288,9 +288,9 @@ async fn a_database_restart_gets_503s_then_recovers_and_loses_nothing() {
     {
         assert!(listed.contains(version), "acknowledged {version} is lost");
     }
-    println!(
+    packistry_tests::report(&format!(
         "database faults: {} answers, {unavailable} of them 503 while the database was down, 0 other errors; {} acknowledged uploads kept",
         statuses.len(),
         acked.len() + 2
-    );
+    ));
 }

@@ -512,8 +512,8 @@ async fn acknowledged_uploads_survive_sigkill_and_nothing_half_written_shows() {
     );
     let checked = blobs_hash_to_their_names(&env, "at the end");
     verify(&target, &ledger, "after maintenance").await;
-    println!(
+    packistry_tests::report(&format!(
         "faults: {KILLS} kills survived; {acked} of {sent} uploads acknowledged, all intact; \
          {checked} blob files hash to their names; no orphans after maintenance"
-    );
+    ));
 }

@@ -336,7 +336,7 @@ async fn many_clients_with_a_mixed_workload_get_no_errors() {
         tally.timeouts.load(Ordering::Relaxed),
         tally.failed.load(Ordering::Relaxed),
     );
-    println!(
+    packistry_tests::report(&format!(
         "soak: {clients} clients, {seconds} s: {} requests, {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms; \
          5xx {errors}, timeouts {timeouts}, failed connections {failed}, lost uploads {lost} of {}; \
          peak RSS {} MiB",
@@ -346,7 +346,7 @@ async fn many_clients_with_a_mixed_workload_get_no_errors() {
         percentile(0.99),
         acked.len(),
         peak_rss(&world.server) / (1024 * 1024),
-    );
+    ));
     assert_eq!((errors, timeouts, failed, lost), (0, 0, 0, 0));
     assert!(!acked.is_empty(), "uploads went through");
 }

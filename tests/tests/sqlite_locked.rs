@@ -85,7 +85,9 @@ async fn a_locked_sqlite_database_gets_a_bounded_wait_and_a_clear_answer() {
         versions.contains(&"1.0.0") && versions.contains(&"2.0.0"),
         "{versions:?}"
     );
-    println!("sqlite locked: a write waited {waited:?} and got 503; writes resumed after");
+    packistry_tests::report(&format!(
+        "sqlite locked: a write waited {waited:?} and got 503; writes resumed after"
+    ));
     // The file is intact.
     let check = Database::connect(env.database_url()).await.unwrap();
     let rows = check
