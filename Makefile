@@ -44,6 +44,7 @@ tools-test:
 ## integration tests on SQLite, then again on PostgreSQL, and the browser test.
 test: tools-test lint spa schema-check
 	@mkdir -p target/test-logs && rm -f target/test-logs/*.log target/test-logs/reports.txt
+	@df -h . | awk 'NR==2 {print "disk free for the build: " $$4}'
 	set -o pipefail; $(MAKE) --no-print-directory unit-and-integration 2>&1 | tee target/test-logs/sqlite.log
 	set -o pipefail; scripts/test-postgres.sh 2>&1 | tee target/test-logs/postgres.log
 	@cat target/test-logs/reports.txt 2>/dev/null || true
