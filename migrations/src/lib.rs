@@ -14,6 +14,7 @@ mod m20261123_000009_sso;
 mod m20261123_000010_sources;
 mod m20261123_000011_image_pulls;
 mod m20261202_000012_token_package_names;
+mod m20261207_000013_listing_scale;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_sources::Migration),
             Box::new(m20261123_000011_image_pulls::Migration),
             Box::new(m20261202_000012_token_package_names::Migration),
+            Box::new(m20261207_000013_listing_scale::Migration),
         ]
     }
 }

@@ -50,6 +50,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, ConfigError> {
         schema: graphql::schema_builder().finish(),
         downloads: Default::default(),
         composer_cache: crate::protocols::composer::new_cache(),
+        documents: crate::services::catalog::new_document_cache(),
         grants_cache: crate::services::access::new_grants_cache(),
         package_cache: crate::state::hot_cache(),
         manifest_cache: crate::state::hot_cache(),

@@ -29,6 +29,9 @@ pub struct AppState {
     pub schema: PackistrySchema,
     pub downloads: DownloadRecorder,
     pub composer_cache: crate::protocols::composer::MetadataCache,
+    /// Documents naming every package of a repository (see
+    /// [`crate::services::catalog::DocumentCache`]).
+    pub documents: crate::services::catalog::DocumentCache,
     /// Users' grants for the protocol routes (see [`crate::services::access::GrantsCache`]).
     pub grants_cache: crate::services::access::GrantsCache,
     /// Repositories by name for the protocol routes, for [`crate::auth::token::CACHE_TTL`];

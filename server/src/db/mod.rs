@@ -2,6 +2,10 @@
 
 pub mod entities;
 
+/// The most values one `IN (…)` carries: longer lists are asked in chunks of this many
+/// (SQLite refuses more than 32,766 variables in a statement, PostgreSQL 65,535).
+pub const IN_CHUNK: usize = 1000;
+
 use std::time::Duration;
 
 use packistry_migrations::{Migrator, MigratorTrait};

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject, Upload, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use packistry_shared::permissions::Permission;
@@ -11,7 +11,6 @@ use tokio::io::AsyncReadExt;
 use uuid::Uuid;
 
 use super::context::Call;
-use super::types::{connection, page_bounds};
 use crate::db::entities::{package_versions, packages, repositories};
 use crate::error::Error;
 use crate::protocols::composer::{self, archive, version};
@@ -19,6 +18,7 @@ use crate::protocols::encode_segment;
 use crate::protocols::maven::metadata as maven_metadata;
 use crate::protocols::maven::path::package_folders;
 use crate::services::access::{Access, PackageScope};
+use crate::services::catalog::{self, Filter, Listed};
 use crate::services::downloads;
 use crate::services::packages as service;
 use crate::services::repositories as repository_service;
@@ -445,57 +445,42 @@ async fn version_objects(
         .collect())
 }
 
-/// Package objects for rows, with latest version, count and downloads batched.
+/// Package objects for rows, with latest version, count and downloads batched: three
+/// queries for a page, none of them reading versions' metadata.
 async fn package_objects(
     state: &SharedState,
     repository: &repositories::Model,
     rows: &[packages::Model],
 ) -> Result<Vec<Package>, Error> {
     let ids: Vec<Uuid> = rows.iter().map(|p| p.id).collect();
-    let mut versions = service::versions_of(&state.db, &ids).await?;
-    versions
-        .sort_by(|a, b| version::compare_normalized(&a.version_normalized, &b.version_normalized));
-    let totals = downloads::totals(
-        &state.db,
-        &versions.iter().map(|v| v.id).collect::<Vec<_>>(),
-    )
-    .await?;
+    let mut versions = service::version_names_of(&state.db, &ids).await?;
+    versions.sort_by(|a, b| version::compare_normalized(&a.2, &b.2));
     let mut latest: HashMap<Uuid, String> = HashMap::new();
-    let mut counts: HashMap<Uuid, (i32, i64)> = HashMap::new();
-    for v in &versions {
-        latest
-            .entry(v.package_id)
-            .or_insert_with(|| v.version.clone());
-        let entry = counts.entry(v.package_id).or_default();
-        entry.0 += 1;
-        entry.1 += totals.get(&v.id).copied().unwrap_or(0);
+    let mut counts: HashMap<Uuid, i32> = HashMap::new();
+    for (package_id, version, _) in versions {
+        *counts.entry(package_id).or_default() += 1;
+        latest.entry(package_id).or_insert(version);
     }
     let image = repository.format() == Some(packistry_shared::Format::Container);
-    let pulls = if image {
+    let totals = if image {
         downloads::pull_totals(&state.db, &ids).await?
     } else {
-        HashMap::new()
+        downloads::package_totals(&state.db, &ids).await?
     };
     Ok(rows
         .iter()
-        .map(|p| {
-            let (count, mut total) = counts.get(&p.id).copied().unwrap_or_default();
-            if image {
-                total = pulls.get(&p.id).copied().unwrap_or(0);
-            }
-            Package {
-                id: ID(p.id.to_string()),
-                name: p.name.clone(),
-                description: p.description.clone(),
-                repository: repository.name.clone(),
-                created_at: p.created_at,
-                updated_at: p.updated_at,
-                latest_version: latest.get(&p.id).cloned(),
-                version_count: count,
-                total_downloads: total,
-                package_id: p.id,
-                image,
-            }
+        .map(|p| Package {
+            id: ID(p.id.to_string()),
+            name: p.name.clone(),
+            description: p.description.clone(),
+            repository: repository.name.clone(),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            latest_version: latest.remove(&p.id),
+            version_count: counts.get(&p.id).copied().unwrap_or_default(),
+            total_downloads: totals.get(&p.id).copied().unwrap_or(0),
+            package_id: p.id,
+            image,
         })
         .collect())
 }
@@ -528,12 +513,54 @@ async fn readable(
     }
 }
 
+/// The most packages one page holds, and the longest search.
+const PACKAGE_PAGE: i32 = 100;
+const MAX_SEARCH: usize = 200;
+
+/// A cursor names the package it follows: opaque to clients, stable across changes.
+fn package_cursor(name: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("package:{name}"))
+}
+
+fn package_cursor_name(cursor: &str) -> Result<String, Error> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix("package:").map(str::to_owned))
+        .ok_or_else(|| Error::bad_input("after: not a cursor from this list"))
+}
+
+/// The size of a package list, counted only when asked for.
+pub struct PackageTotal {
+    repository_id: Uuid,
+    listed: Listed,
+    search: Option<String>,
+}
+
+#[Object]
+impl PackageTotal {
+    /// How many packages the whole list holds, over all its pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        let call = Call::of(ctx)?;
+        let filter = Filter {
+            search: self.search.as_deref(),
+            ..Filter::default()
+        };
+        Ok(catalog::count(&call.state.db, self.repository_id, &self.listed, &filter).await?)
+    }
+}
+
 #[derive(Default)]
 pub struct PackageQuery;
 
 #[Object]
 impl PackageQuery {
-    /// The packages of a repository the caller may list, by name, optionally searched.
+    /// The packages of a repository the caller may list, by name, a page at a time
+    /// (`first` at most 100; `after` the `endCursor` of the page before), optionally
+    /// searched: every word of `search` in the name or the description.
     async fn packages(
         &self,
         ctx: &Context<'_>,
@@ -541,29 +568,54 @@ impl PackageQuery {
         search: Option<String>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<String, Package, EmptyFields, EmptyFields>> {
+    ) -> Result<Connection<String, Package, PackageTotal, EmptyFields>> {
         let call = Call::of(ctx)?;
         let access = call.access().await?;
         let repository = repository_service::visible(&call.state.db, &access, &repository).await?;
-        let needle = search.unwrap_or_default().trim().to_lowercase();
-        let listed: Vec<packages::Model> = service::list_for(&call.state.db, &access, &repository)
-            .await?
-            .into_iter()
-            .filter(|p| {
-                needle.is_empty()
-                    || p.name.contains(&needle)
-                    || p.description.to_lowercase().contains(&needle)
-            })
-            .collect();
-        let (offset, limit) = page_bounds(first, after)?;
-        let total = listed.len() as u64;
-        let page: Vec<packages::Model> = listed
-            .into_iter()
-            .skip(offset as usize)
-            .take(limit as usize)
-            .collect();
-        let objects = package_objects(call.state, &repository, &page).await?;
-        Ok(connection(objects, offset, total))
+        let listed = catalog::listed(&access, &repository)?;
+        let search = search
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        if search.as_ref().is_some_and(|s| s.chars().count() > MAX_SEARCH) {
+            return Err(Error::bad_input(format!(
+                "search: at most {MAX_SEARCH} characters"
+            ))
+            .into());
+        }
+        let limit = first.unwrap_or(20).clamp(1, PACKAGE_PAGE) as u64;
+        let after = after.as_deref().map(package_cursor_name).transpose()?;
+        let filter = Filter {
+            search: search.as_deref(),
+            ..Filter::default()
+        };
+        // One more than asked tells whether a next page exists.
+        let mut rows = catalog::page(
+            &call.state.db,
+            repository.id,
+            &listed,
+            &filter,
+            after.as_deref(),
+            limit + 1,
+        )
+        .await?;
+        let has_next = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let objects = package_objects(call.state, &repository, &rows).await?;
+        let mut connection = Connection::with_additional_fields(
+            after.is_some(),
+            has_next,
+            PackageTotal {
+                repository_id: repository.id,
+                listed,
+                search,
+            },
+        );
+        connection.edges.extend(
+            objects
+                .into_iter()
+                .map(|package| Edge::new(package_cursor(&package.name), package)),
+        );
+        Ok(connection)
     }
 
     /// One package the caller may download.

@@ -67,11 +67,8 @@ pub fn etag_of(body: &[u8]) -> String {
 /// Whether the client's cached copy (named by `If-None-Match`, or else dated by
 /// `If-Modified-Since`) is still current.
 pub fn not_modified(headers: &HeaderMap, etag: &str, last_modified: DateTime<Utc>) -> bool {
-    if let Some(value) = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        return value
-            .split(',')
-            .map(|tag| tag.trim().trim_start_matches("W/"))
-            .any(|tag| tag == "*" || tag == etag);
+    if headers.contains_key(IF_NONE_MATCH) {
+        return etag_matches(headers, etag);
     }
     headers
         .get(IF_MODIFIED_SINCE)
@@ -107,6 +104,46 @@ pub fn conditional(
     }
     if let Ok(value) = HeaderValue::from_str(&http_date(last_modified)) {
         headers.insert(LAST_MODIFIED, value);
+    }
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    response
+}
+
+/// Whether `If-None-Match` names `etag` (or `*`).
+pub fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(',')
+                .map(|tag| tag.trim().trim_start_matches("W/"))
+                .any(|tag| tag == "*" || tag == etag)
+        })
+}
+
+/// `304 Not Modified` for a document whose ETag the client named.
+pub fn not_modified_response(etag: &str) -> Response {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        headers.insert(ETAG, value);
+    }
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    response
+}
+
+/// A document validated by its ETag alone (lists whose ETag is known before they are
+/// built: see [`crate::services::catalog::DocumentKey::etag`]).
+pub fn tagged(content_type: &'static str, body: Body, length: Option<u64>, etag: &str) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(length) = length {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        headers.insert(ETAG, value);
     }
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     response

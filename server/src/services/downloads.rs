@@ -317,16 +317,60 @@ pub async fn totals(
         count: i64,
     }
     use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
-    let rows = downloads::Entity::find()
-        .select_only()
-        .column(downloads::Column::VersionId)
-        .column_as(downloads::Column::Id.count(), "count")
-        .filter(downloads::Column::VersionId.is_in(version_ids.iter().copied()))
-        .group_by(downloads::Column::VersionId)
-        .into_model::<Row>()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|r| (r.version_id, r.count)).collect())
+    let mut totals = std::collections::HashMap::new();
+    for chunk in version_ids.chunks(crate::db::IN_CHUNK) {
+        let rows = downloads::Entity::find()
+            .select_only()
+            .column(downloads::Column::VersionId)
+            .column_as(downloads::Column::Id.count(), "count")
+            .filter(downloads::Column::VersionId.is_in(chunk.iter().copied()))
+            .group_by(downloads::Column::VersionId)
+            .into_model::<Row>()
+            .all(db)
+            .await?;
+        totals.extend(rows.into_iter().map(|r| (r.version_id, r.count)));
+    }
+    Ok(totals)
+}
+
+/// Total downloads per package, over all its versions, counted by the database.
+pub async fn package_totals(
+    db: &impl ConnectionTrait,
+    package_ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, i64>> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        package_id: Uuid,
+        count: i64,
+    }
+    use crate::db::entities::package_versions;
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let mut totals = std::collections::HashMap::new();
+    for chunk in package_ids.chunks(crate::db::IN_CHUNK) {
+        let mut query = Query::select();
+        query
+            .column((package_versions::Entity, package_versions::Column::PackageId))
+            .expr_as(
+                Expr::col((downloads::Entity, downloads::Column::Id)).count(),
+                Alias::new("count"),
+            )
+            .from(downloads::Entity)
+            .inner_join(
+                package_versions::Entity,
+                Expr::col((package_versions::Entity, package_versions::Column::Id))
+                    .equals((downloads::Entity, downloads::Column::VersionId)),
+            )
+            .and_where(
+                Expr::col((package_versions::Entity, package_versions::Column::PackageId))
+                    .is_in(chunk.iter().copied()),
+            )
+            .group_by_col((package_versions::Entity, package_versions::Column::PackageId));
+        let rows = Row::find_by_statement(db.get_database_backend().build(&query))
+            .all(db)
+            .await?;
+        totals.extend(rows.into_iter().map(|r| (r.package_id, r.count)));
+    }
+    Ok(totals)
 }
 
 /// Total pulls per image.

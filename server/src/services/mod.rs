@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth_sources;
+pub mod catalog;
 pub mod downloads;
 pub mod groups;
 pub mod maintenance;

@@ -6,7 +6,7 @@ use packistry_shared::permissions::Permission;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -81,21 +81,55 @@ pub async fn versions_of(
     db: &impl ConnectionTrait,
     package_ids: &[Uuid],
 ) -> Result<Vec<package_versions::Model>> {
-    Ok(package_versions::Entity::find()
-        .filter(package_versions::Column::PackageId.is_in(package_ids.iter().copied()))
-        .all(db)
-        .await?)
+    let mut versions = Vec::new();
+    for chunk in package_ids.chunks(crate::db::IN_CHUNK) {
+        versions.extend(
+            package_versions::Entity::find()
+                .filter(package_versions::Column::PackageId.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(versions)
+}
+
+/// Each package's versions as (package, version, normalized version), without their
+/// metadata: enough to count them and find the latest.
+pub async fn version_names_of(
+    db: &impl ConnectionTrait,
+    package_ids: &[Uuid],
+) -> Result<Vec<(Uuid, String, String)>> {
+    let mut versions = Vec::new();
+    for chunk in package_ids.chunks(crate::db::IN_CHUNK) {
+        let rows: Vec<(Uuid, String, String)> = package_versions::Entity::find()
+            .select_only()
+            .column(package_versions::Column::PackageId)
+            .column(package_versions::Column::Version)
+            .column(package_versions::Column::VersionNormalized)
+            .filter(package_versions::Column::PackageId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        versions.extend(rows);
+    }
+    Ok(versions)
 }
 
 pub async fn files_of(
     db: &impl ConnectionTrait,
     version_ids: &[Uuid],
 ) -> Result<Vec<(version_files::Model, Option<blobs::Model>)>> {
-    Ok(version_files::Entity::find()
-        .filter(version_files::Column::VersionId.is_in(version_ids.iter().copied()))
-        .find_also_related(blobs::Entity)
-        .all(db)
-        .await?)
+    let mut files = Vec::new();
+    for chunk in version_ids.chunks(crate::db::IN_CHUNK) {
+        files.extend(
+            version_files::Entity::find()
+                .filter(version_files::Column::VersionId.is_in(chunk.iter().copied()))
+                .find_also_related(blobs::Entity)
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(files)
 }
 
 /// A version about to be published, with its one file already staged and verified.
@@ -217,6 +251,10 @@ pub async fn publish_checked(
         .await?;
         let mut touched: packages::ActiveModel = package.into();
         touched.updated_at = Set(now);
+        if repository.format() == Some(packistry_shared::Format::Composer) {
+            let kind = new.metadata.get("type").and_then(serde_json::Value::as_str);
+            touched.kind = Set(Some(kind.unwrap_or("library").to_owned()));
+        }
         if !new.description.is_empty() {
             touched.description = Set(new.description.clone());
         }
@@ -347,6 +385,7 @@ pub async fn ensure_package(
         description: Set(description.to_owned()),
         source_id: Set(None),
         source_project: Set(None),
+        kind: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     })

@@ -102,6 +102,8 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         description: Set(new.description.trim().to_owned()),
         snapshot_retention: Set(None),
         allow_deletes: Set(true),
+        content_revision: Set(0),
+        package_count: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -39,6 +39,10 @@ pub struct CreatedToken {
     pub secret: String,
 }
 
+/// The most package names one deploy token may be limited to: lists filter by them in the
+/// query, in one bounded `IN`.
+pub const MAX_PACKAGE_NAMES: usize = 1000;
+
 fn validate(new: &NewToken) -> Result<()> {
     let name = new.name.trim();
     if name.is_empty() || name.len() > 100 {
@@ -50,6 +54,11 @@ fn validate(new: &NewToken) -> Result<()> {
         return Err(Error::bad_input(
             "expiresAt: the expiry must be in the future",
         ));
+    }
+    if new.packages.len() > MAX_PACKAGE_NAMES {
+        return Err(Error::bad_input(format!(
+            "packages: a token is limited to at most {MAX_PACKAGE_NAMES} packages"
+        )));
     }
     for package in &new.packages {
         let package = package.trim();

@@ -10,6 +10,8 @@ pub struct Model {
     pub description: String,
     pub source_id: Option<Uuid>,
     pub source_project: Option<String>,
+    /// The Composer type of the latest upload (`library`, `project`, …); other formats: none.
+    pub kind: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -14,6 +14,11 @@ pub struct Model {
     pub snapshot_retention: Option<i32>,
     /// Whether administrators may delete manifests, tags and blobs (containers).
     pub allow_deletes: bool,
+    /// Raised by the database with every change to one of its packages (a trigger): lists'
+    /// ETags and kept documents go by it.
+    pub content_revision: i64,
+    /// Its packages, kept by the same trigger.
+    pub package_count: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -28,10 +28,12 @@ use crate::db::entities::{package_versions, packages, repositories};
 use crate::error::{Error, Result};
 use crate::http::TokenAuth;
 use crate::protocols::{
-    conditional, encode_segment, etag_of, http_date, principal, reader_principal, PlainError,
+    conditional, encode_segment, etag_matches, etag_of, http_date, not_modified_response,
+    principal, reader_principal, tagged, PlainError,
 };
 use crate::services::access::{Access, PackageScope};
 use crate::services::audit::Actor;
+use crate::services::catalog::{self, DocumentKey, Filter, Listed};
 use crate::services::downloads::Downloader;
 use crate::services::packages::{self as package_service, NewVersion};
 use crate::state::SharedState;
@@ -210,29 +212,82 @@ async fn packages_json(
     auth: TokenAuth,
 ) -> Answer {
     let (access, repository) = open(&state, auth, &headers, &repo).await?;
-    let base = repository_url(&state, mount, &repository.name);
-    let mut document = json!({
-        "packages": [],
-        "metadata-url": format!("{base}/p2/%package%.json"),
-        "notify-batch": format!("{base}/downloads"),
-    });
-    let mut last_modified = repository.updated_at;
-    if access
+    let listed = access
         .permissions(&repository, PackageScope::Repository)
         .contains(Permission::List)
-    {
-        let listed = package_service::list_for(&state.db, &access, &repository).await?;
-        last_modified = listed
-            .iter()
-            .map(|p| p.updated_at)
-            .fold(last_modified, DateTime::max);
-        document["available-packages"] = listed.iter().map(|p| p.name.clone()).collect();
-        document["search"] = format!("{base}/search.json?q=%query%&type=%type%").into();
-        document["list"] = format!("{base}/list.json").into();
+        .then(|| catalog::listed(&access, &repository))
+        .transpose()?;
+    let revision = catalog::revision(&state.db, repository.id).await?;
+    let key = DocumentKey::new(
+        repository.id,
+        revision,
+        listed.as_ref().unwrap_or(&Listed::All),
+        &[
+            "packages.json",
+            mount.0,
+            if listed.is_some() { "listed" } else { "" },
+        ],
+    );
+    kept_document(&state, &headers, key, async {
+        let base = repository_url(&state, mount, &repository.name);
+        let available = match &listed {
+            Some(listed) => Some(
+                catalog::names_json(&state.db, repository.id, listed, &Filter::default()).await?,
+            ),
+            None => None,
+        };
+        let document = PackagesJson {
+            packages: [],
+            metadata_url: format!("{base}/p2/%package%.json"),
+            notify_batch: format!("{base}/downloads"),
+            search: listed
+                .is_some()
+                .then(|| format!("{base}/search.json?q=%query%&type=%type%")),
+            list: listed.is_some().then(|| format!("{base}/list.json")),
+            available_packages: available.as_deref(),
+        };
+        Ok(Bytes::from(
+            serde_json::to_vec(&document).map_err(Error::internal)?,
+        ))
+    })
+    .await
+}
+
+/// The root document: where metadata lives, and every package name the caller may list.
+#[derive(serde::Serialize)]
+struct PackagesJson<'a> {
+    packages: [(); 0],
+    #[serde(rename = "metadata-url")]
+    metadata_url: String,
+    #[serde(rename = "notify-batch")]
+    notify_batch: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    search: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    list: Option<String>,
+    #[serde(
+        rename = "available-packages",
+        skip_serializing_if = "Option::is_none"
+    )]
+    available_packages: Option<&'a serde_json::value::RawValue>,
+}
+
+/// A document naming every package the caller may list: `304` when the client holds the
+/// current one (known from the repository's revision, before any work), else the kept
+/// copy, built once per change of the repository.
+async fn kept_document(
+    state: &SharedState,
+    headers: &HeaderMap,
+    key: DocumentKey,
+    build: impl std::future::Future<Output = Result<Bytes>>,
+) -> Answer {
+    let etag = key.etag();
+    if etag_matches(headers, &etag) {
+        return Ok(not_modified_response(&etag));
     }
-    let body = Bytes::from(serde_json::to_vec(&document).map_err(Error::internal)?);
-    let etag = etag_of(&body);
-    Ok(conditional(&headers, JSON, body, &etag, last_modified))
+    let body = catalog::document(&state.documents, key, build).await?;
+    let length = body.len() as u64;
+    Ok(tagged(JSON, Body::from(body), Some(length), &etag))
 }
 
 /// A p2 document as answered to a token or to nobody: kept briefly by the credentials and
@@ -347,89 +402,84 @@ struct SearchQuery {
     q: String,
     #[serde(default, rename = "type")]
     package_type: String,
+    page: Option<u64>,
+    per_page: Option<u64>,
 }
 
-/// The type of a package's newest version, from its composer.json (`library` by default).
-async fn package_types(
-    state: &SharedState,
-    listed: &[packages::Model],
-) -> Result<std::collections::HashMap<Uuid, String>> {
-    let ids: Vec<Uuid> = listed.iter().map(|p| p.id).collect();
-    let mut versions = package_service::versions_of(&state.db, &ids).await?;
-    versions
-        .sort_by(|a, b| version::compare_normalized(&a.version_normalized, &b.version_normalized));
-    let mut types = std::collections::HashMap::new();
-    for v in versions {
-        types.entry(v.package_id).or_insert_with(|| {
-            v.metadata
-                .get("type")
-                .and_then(Value::as_str)
-                .unwrap_or("library")
-                .to_owned()
-        });
-    }
-    Ok(types)
-}
+/// Results per page of `search.json` unless asked otherwise, and the most one may ask for.
+const SEARCH_PAGE: u64 = 15;
+const SEARCH_PAGE_MAX: u64 = 100;
+/// The longest search and filter accepted.
+const MAX_QUERY: usize = 200;
+const MAX_FILTER: usize = 255;
 
+/// `search.json`: a page of the packages whose name or description holds every word of `q`
+/// (any type, or `type`), by name, with `total` and the URL of the `next` page.
 async fn search(
     State(state): State<SharedState>,
+    Extension(mount): Extension<Mount>,
     Path(repo): Path<String>,
     Query(query): Query<SearchQuery>,
     headers: HeaderMap,
     auth: TokenAuth,
 ) -> Answer {
     let (access, repository) = open(&state, auth, &headers, &repo).await?;
-    let listed = package_service::list_for(&state.db, &access, &repository).await?;
-    let types = package_types(&state, &listed).await?;
-    let needle = query.q.trim().to_lowercase();
-    let matching: Vec<&packages::Model> = listed
-        .iter()
-        .filter(|p| {
-            needle.is_empty()
-                || needle.split_whitespace().all(|word| {
-                    p.name.contains(word) || p.description.to_lowercase().contains(word)
-                })
-        })
-        .filter(|p| {
-            query.package_type.is_empty()
-                || types.get(&p.id).map(String::as_str) == Some(query.package_type.as_str())
-        })
-        .collect();
-    let ids: Vec<Uuid> = matching.iter().map(|p| p.id).collect();
-    let versions = package_service::versions_of(&state.db, &ids).await?;
-    let totals = crate::services::downloads::totals(
-        &state.db,
-        &versions.iter().map(|v| v.id).collect::<Vec<_>>(),
-    )
-    .await?;
-    let results: Vec<Value> = matching
+    let listed = catalog::listed(&access, &repository)?;
+    if query.q.chars().count() > MAX_QUERY || query.package_type.len() > MAX_FILTER {
+        return Err(Error::bad_input(format!(
+            "q: a search is at most {MAX_QUERY} characters, type at most {MAX_FILTER}"
+        ))
+        .into());
+    }
+    let per_page = query.per_page.unwrap_or(SEARCH_PAGE).clamp(1, SEARCH_PAGE_MAX);
+    let page = query.page.unwrap_or(1).max(1);
+    let offset = (page - 1).saturating_mul(per_page);
+    let filter = Filter {
+        search: Some(query.q.trim()).filter(|q| !q.is_empty()),
+        kind: Some(query.package_type.trim()).filter(|t| !t.is_empty()),
+        ..Filter::default()
+    };
+    let found = catalog::page_at(&state.db, repository.id, &listed, &filter, offset, per_page)
+        .await?;
+    let total = catalog::count(&state.db, repository.id, &listed, &filter).await?;
+    let ids: Vec<Uuid> = found.iter().map(|p| p.id).collect();
+    let downloads = crate::services::downloads::package_totals(&state.db, &ids).await?;
+    let results: Vec<Value> = found
         .iter()
         .map(|p| {
-            let downloads: i64 = versions
-                .iter()
-                .filter(|v| v.package_id == p.id)
-                .map(|v| totals.get(&v.id).copied().unwrap_or(0))
-                .sum();
             json!({
                 "name": p.name,
                 "description": p.description,
                 "url": format!("{}/repositories/{}/packages/{}", state.base_url, encode_segment(&repository.name), p.name),
                 "repository": "",
-                "downloads": downloads,
+                "downloads": downloads.get(&p.id).copied().unwrap_or(0),
                 "favers": 0,
             })
         })
         .collect();
-    let last_modified = listed
-        .iter()
-        .map(|p| p.updated_at)
-        .fold(repository.updated_at, DateTime::max);
-    let body = Bytes::from(
-        serde_json::to_vec(&json!({ "results": results, "total": results.len() }))
-            .map_err(Error::internal)?,
-    );
+    let mut document = json!({ "results": results, "total": total });
+    if offset + per_page < total && offset + per_page <= catalog::MAX_OFFSET {
+        let mut next = url::form_urlencoded::Serializer::new(String::new());
+        next.append_pair("q", &query.q);
+        if !query.package_type.is_empty() {
+            next.append_pair("type", &query.package_type);
+        }
+        next.append_pair("per_page", &per_page.to_string());
+        next.append_pair("page", &(page + 1).to_string());
+        document["next"] = format!(
+            "{}/search.json?{}",
+            repository_url(&state, mount, &repository.name),
+            next.finish()
+        )
+        .into();
+    }
+    let body = Bytes::from(serde_json::to_vec(&document).map_err(Error::internal)?);
     let etag = etag_of(&body);
-    Ok(conditional(&headers, JSON, body, &etag, last_modified))
+    if etag_matches(&headers, &etag) {
+        return Ok(not_modified_response(&etag));
+    }
+    let length = body.len() as u64;
+    Ok(tagged(JSON, Body::from(body), Some(length), &etag))
 }
 
 #[derive(Deserialize)]
@@ -440,65 +490,46 @@ struct ListQuery {
     package_type: String,
 }
 
-/// `*` matches any run of characters; everything else literally, case-insensitively.
-fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let pattern = pattern.to_lowercase();
-    let text = text.to_lowercase();
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let mut rest = text.as_str();
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(at) => rest = &rest[at + part.len()..],
-                None => return false,
-            }
-        }
-    }
-    true
-}
-
+/// `list.json`: the names the caller may list, all or those matching `filter` (`*` is a
+/// wildcard) and `type`; kept per change of the repository, as `packages.json`.
 async fn list(
     State(state): State<SharedState>,
+    Extension(mount): Extension<Mount>,
     Path(repo): Path<String>,
     Query(query): Query<ListQuery>,
     headers: HeaderMap,
     auth: TokenAuth,
 ) -> Answer {
     let (access, repository) = open(&state, auth, &headers, &repo).await?;
-    let listed = package_service::list_for(&state.db, &access, &repository).await?;
-    let types = if query.package_type.is_empty() {
-        Default::default()
-    } else {
-        package_types(&state, &listed).await?
-    };
-    let names: Vec<&str> = listed
-        .iter()
-        .filter(|p| query.filter.is_empty() || wildcard_match(&query.filter, &p.name))
-        .filter(|p| {
-            query.package_type.is_empty()
-                || types.get(&p.id).map(String::as_str) == Some(query.package_type.as_str())
-        })
-        .map(|p| p.name.as_str())
-        .collect();
-    let last_modified = listed
-        .iter()
-        .map(|p| p.updated_at)
-        .fold(repository.updated_at, DateTime::max);
-    let body = Bytes::from(
-        serde_json::to_vec(&json!({ "packageNames": names })).map_err(Error::internal)?,
+    let listed = catalog::listed(&access, &repository)?;
+    if query.filter.len() > MAX_FILTER || query.package_type.len() > MAX_FILTER {
+        return Err(Error::bad_input(format!(
+            "filter: a filter or type is at most {MAX_FILTER} characters"
+        ))
+        .into());
+    }
+    let revision = catalog::revision(&state.db, repository.id).await?;
+    let key = DocumentKey::new(
+        repository.id,
+        revision,
+        &listed,
+        &["list.json", mount.0, &query.filter, &query.package_type],
     );
-    let etag = etag_of(&body);
-    Ok(conditional(&headers, JSON, body, &etag, last_modified))
+    kept_document(&state, &headers, key, async {
+        let filter = Filter {
+            search: None,
+            kind: Some(query.package_type.trim()).filter(|t| !t.is_empty()),
+            name_wildcard: Some(query.filter.trim()).filter(|f| !f.is_empty()),
+            ..Filter::default()
+        };
+        let names = catalog::names_json(&state.db, repository.id, &listed, &filter).await?;
+        let mut body = Vec::with_capacity(names.get().len() + 20);
+        body.extend_from_slice(b"{\"packageNames\":");
+        body.extend_from_slice(names.get().as_bytes());
+        body.push(b'}');
+        Ok(Bytes::from(body))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -821,18 +852,4 @@ pub fn prepare<'a>(
         file: staged,
         overwrite,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::wildcard_match;
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard_match("acme/*", "acme/pkg"));
-        assert!(wildcard_match("*pkg*", "acme/my-pkg-x"));
-        assert!(wildcard_match("ACME/PKG", "acme/pkg"));
-        assert!(!wildcard_match("acme/*", "other/pkg"));
-        assert!(!wildcard_match("a*z", "abc"));
-    }
 }

@@ -343,11 +343,40 @@ async fn generated_metadata(
     // Group level: the plugins of this group.
     let group_id = folders.join(".");
     let prefix = format!("{group_id}:");
-    let candidates: Vec<packages::Model> = package_service::list(&state.db, repository.id)
-        .await?
-        .into_iter()
-        .filter(|p| p.name.starts_with(&prefix) && !p.name[prefix.len()..].contains(':'))
-        .collect();
+    // The group's artifacts only, by name prefix from the index; a package limit filters in
+    // the query too.
+    let listed = match access.principal.token() {
+        Some(token) if !token.package_names.is_empty() => {
+            crate::services::catalog::Listed::Only(token.package_names.clone())
+        }
+        _ => crate::services::catalog::Listed::All,
+    };
+    let filter = crate::services::catalog::Filter {
+        name_prefix: Some(&prefix),
+        ..Default::default()
+    };
+    let mut candidates: Vec<packages::Model> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = crate::services::catalog::page(
+            &state.db,
+            repository.id,
+            &listed,
+            &filter,
+            after.as_deref(),
+            crate::services::catalog::MAX_PAGE,
+        )
+        .await?;
+        let full = page.len() as u64 == crate::services::catalog::MAX_PAGE;
+        after = page.last().map(|p| p.name.clone());
+        candidates.extend(
+            page.into_iter()
+                .filter(|p| p.name.strip_prefix(&prefix).is_some_and(|a| !a.contains(':'))),
+        );
+        if !full {
+            break;
+        }
+    }
     let ids: Vec<_> = candidates.iter().map(|p| p.id).collect();
     let versions = package_service::versions_of(&state.db, &ids).await?;
     let mut plugins = Vec::new();

@@ -32,6 +32,7 @@ use crate::db::entities::{
     blobs, oci_blobs, oci_manifests, oci_tags, oci_uploads, packages, repositories,
 };
 use crate::error::Error;
+use crate::services::catalog::{self, Filter, Listed};
 use crate::services::access::{Access, PackageScope};
 use crate::services::audit::{self, Actor, Target};
 use crate::services::downloads::Downloader;
@@ -663,29 +664,74 @@ fn paginate(
     }
 }
 
+/// Names per `_catalog` page unless `n` asks otherwise, and the most `n` may ask for.
+const CATALOG_PAGE: u64 = 100;
+const CATALOG_PAGE_MAX: u64 = 1000;
+
+/// `_catalog`: the images the caller may list, `repository/image` in order, a page at a
+/// time after `last` (each repository's images read by name, from the index, only as far
+/// as the page needs).
 async fn catalog(ctx: &Ctx, access: &Access, query: &HashMap<String, String>) -> Outcome {
-    let repositories = crate::services::repositories::list_visible(&ctx.state.db, access).await?;
-    let mut names = Vec::new();
-    for repository in repositories
-        .iter()
-        .filter(|r| r.format() == Some(Format::Container))
-    {
-        if !access
-            .permissions(repository, PackageScope::Repository)
-            .contains(Permission::List)
+    let n = match query.get("n") {
+        Some(n) => n.parse::<u64>().map_err(|_| {
+            OciError::new(StatusCode::BAD_REQUEST, "UNSUPPORTED", "n must be a number")
+        })?,
+        None => CATALOG_PAGE,
+    }
+    .min(CATALOG_PAGE_MAX);
+    let last = query.get("last").map(String::as_str);
+    let mut repositories: Vec<(String, repositories::Model, Listed)> = Vec::new();
+    for repository in crate::services::repositories::list_visible(&ctx.state.db, access).await? {
+        if repository.format() != Some(Format::Container)
+            || !access
+                .permissions(&repository, PackageScope::Repository)
+                .contains(Permission::List)
         {
             continue;
         }
-        for package in package_service::list(&ctx.state.db, repository.id).await? {
-            if access
-                .permissions(repository, PackageScope::Package(&package.name))
-                .contains(Permission::List)
-            {
-                names.push(format!("{}/{}", repository.name, package.name));
-            }
+        let listed = catalog::listed(access, &repository)?;
+        repositories.push((format!("{}/", repository.name), repository, listed));
+    }
+    repositories.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut names: Vec<String> = Vec::new();
+    for (prefix, repository, listed) in &repositories {
+        if names.len() as u64 > n {
+            break;
+        }
+        let after = match last {
+            Some(last) => match last.strip_prefix(prefix.as_str()) {
+                Some(image) => Some(image),
+                // Every name of this repository sorts before `last`.
+                None if prefix.as_str() < last => continue,
+                None => None,
+            },
+            None => None,
+        };
+        let wanted = n + 1 - names.len() as u64;
+        for package in catalog::page(
+            &ctx.state.db,
+            repository.id,
+            listed,
+            &Filter::default(),
+            after,
+            wanted,
+        )
+        .await?
+        {
+            names.push(format!("{prefix}{}", package.name));
         }
     }
-    let (names, link) = paginate(names, query, "/v2/_catalog")?;
+    let link = if names.len() as u64 > n {
+        names.truncate(n as usize);
+        names.last().map(|last| {
+            format!(
+                "</v2/_catalog?n={n}&last={}>; rel=\"next\"",
+                crate::protocols::encode_segment(last)
+            )
+        })
+    } else {
+        None
+    };
     let mut response = axum::Json(json!({ "repositories": names })).into_response();
     if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
         response.headers_mut().insert("Link", link);
