@@ -18,6 +18,7 @@ pub mod maven;
 pub mod oauth;
 pub mod oci;
 pub mod s3;
+pub mod seed;
 
 /// The `packistry` binary under test: `PACKISTRY_BIN`, or the workspace's debug build.
 pub fn binary() -> PathBuf {

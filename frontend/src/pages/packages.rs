@@ -210,10 +210,17 @@ pub fn UploadPackage(repository: String, on_done: Callback<()>) -> impl IntoView
     }
 }
 
-/// The packages of a repository the caller may list.
+/// Packages per page of the list.
+const PACKAGE_PAGE: i64 = 50;
+
+/// The packages of a repository the caller may list, a page at a time, searched as one
+/// types (300 ms after the last key).
 #[component]
 pub fn PackageList(repository: String, reload: ReadSignal<u32>) -> impl IntoView {
+    let (typed, set_typed) = signal(String::new());
     let (search, set_search) = signal(String::new());
+    // The cursors of the pages before the one shown: empty on the first page.
+    let (cursors, set_cursors) = signal(Vec::<String>::new());
     let data = {
         let repository = repository.clone();
         LocalResource::new(move || {
@@ -221,38 +228,72 @@ pub fn PackageList(repository: String, reload: ReadSignal<u32>) -> impl IntoView
             let variables = packages::Variables {
                 repository: repository.clone(),
                 search: Some(search.get()).filter(|s| !s.is_empty()),
+                first: Some(PACKAGE_PAGE),
+                after: cursors.get().last().cloned(),
             };
             api::run::<api::Packages>(variables)
         })
     };
+    let on_input = move |ev| {
+        let value = event_target_value(&ev);
+        set_typed.set(value.clone());
+        set_timeout(
+            move || {
+                if typed.get_untracked() == value && search.get_untracked() != value {
+                    set_cursors.set(Vec::new());
+                    set_search.set(value);
+                }
+            },
+            std::time::Duration::from_millis(300),
+        );
+    };
     view! {
         <h2>"Packages"</h2>
-        <input class="search" name="package-search" placeholder="Search packages" prop:value=search on:input=move |ev| set_search.set(event_target_value(&ev)) />
+        <input class="search" name="package-search" placeholder="Search packages" prop:value=typed on:input=on_input />
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
                 let repository = repository.clone();
                 data.get().map(move |result| match result {
                     Err(err) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
-                    Ok(data) if data.packages.edges.is_empty() => view! { <p class="muted">"No packages yet."</p> }.into_any(),
-                    Ok(data) => view! {
-                        <table class="list" data-testid="package-list">
-                            <thead><tr><th>"Package"</th><th>"Latest"</th><th>"Versions"</th><th>"Downloads"</th><th>"Description"</th></tr></thead>
-                            <tbody>
-                                {data.packages.edges.into_iter().map(|edge| {
-                                    let p = edge.node;
-                                    view! {
-                                        <tr data-package=p.name.clone()>
-                                            <td><a href=format!("/repositories/{}/packages/{}", repository, p.name)>{p.name.clone()}</a></td>
-                                            <td>{p.latest_version.clone().unwrap_or_else(|| "—".into())}</td>
-                                            <td>{p.version_count}</td>
-                                            <td>{p.total_downloads}</td>
-                                            <td class="muted">{p.description.clone()}</td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
+                    Ok(data) if data.packages.edges.is_empty() && cursors.get_untracked().is_empty() => {
+                        let empty = if search.get_untracked().is_empty() { "No packages yet." } else { "No packages match." };
+                        view! { <p class="muted" data-testid="package-total">{empty}</p> }.into_any()
+                    }
+                    Ok(data) => {
+                        let start = cursors.get_untracked().len() as i64 * PACKAGE_PAGE;
+                        let shown = data.packages.edges.len() as i64;
+                        let total = data.packages.total_count;
+                        let next = data.packages.page_info.end_cursor.clone().filter(|_| data.packages.page_info.has_next_page);
+                        let first_page = cursors.get_untracked().is_empty();
+                        view! {
+                            <p class="muted" data-testid="package-total">
+                                {format!("{}–{} of {} package{}", start + 1, start + shown, total, if total == 1 { "" } else { "s" })}
+                            </p>
+                            <table class="list" data-testid="package-list">
+                                <thead><tr><th>"Package"</th><th>"Latest"</th><th>"Versions"</th><th>"Downloads"</th><th>"Description"</th></tr></thead>
+                                <tbody>
+                                    {data.packages.edges.into_iter().map(|edge| {
+                                        let p = edge.node;
+                                        view! {
+                                            <tr data-package=p.name.clone()>
+                                                <td><a href=format!("/repositories/{}/packages/{}", repository, p.name)>{p.name.clone()}</a></td>
+                                                <td>{p.latest_version.clone().unwrap_or_else(|| "—".into())}</td>
+                                                <td>{p.version_count}</td>
+                                                <td>{p.total_downloads}</td>
+                                                <td class="muted">{p.description.clone()}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <div class="pager">
+                                <button type="button" data-testid="previous-page" disabled=first_page
+                                    on:click=move |_| set_cursors.update(|c| { c.pop(); })>"Previous"</button>
+                                <button type="button" data-testid="next-page" disabled=next.is_none()
+                                    on:click=move |_| if let Some(cursor) = next.clone() { set_cursors.update(|c| c.push(cursor)) }>"Next"</button>
+                            </div>
+                        }.into_any()
+                    }
                 })
             }}
         </Suspense>

@@ -339,7 +339,15 @@ pub async fn revision(db: &impl ConnectionTrait, repository_id: Uuid) -> Result<
 }
 
 /// Documents that name every package a caller may list, by what they were built from.
-pub type DocumentCache = moka::future::Cache<DocumentKey, Bytes>;
+pub type DocumentCache = moka::future::Cache<DocumentKey, Kept>;
+
+/// A kept document and when its build began (its `Last-Modified`: every change it does
+/// not show came later).
+#[derive(Debug, Clone)]
+pub struct Kept {
+    pub body: Bytes,
+    pub built: chrono::DateTime<chrono::Utc>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DocumentKey {
@@ -353,7 +361,7 @@ pub struct DocumentKey {
 pub fn new_document_cache() -> DocumentCache {
     moka::future::Cache::builder()
         .max_capacity(64 * 1024 * 1024)
-        .weigher(|_, body: &Bytes| body.len().try_into().unwrap_or(u32::MAX))
+        .weigher(|_, kept: &Kept| kept.body.len().try_into().unwrap_or(u32::MAX))
         .build()
 }
 
@@ -394,12 +402,18 @@ impl DocumentKey {
 
 /// The kept document for `key`, built by `build` when missing; callers asking for the same
 /// one at once wait for one build.
-pub async fn document<F>(cache: &DocumentCache, key: DocumentKey, build: F) -> Result<Bytes>
+pub async fn document<F>(cache: &DocumentCache, key: DocumentKey, build: F) -> Result<Kept>
 where
     F: Future<Output = Result<Bytes>>,
 {
     cache
-        .try_get_with(key, build)
+        .try_get_with(key, async {
+            let built = chrono::Utc::now();
+            Ok(Kept {
+                body: build.await?,
+                built,
+            })
+        })
         .await
         .map_err(|err: std::sync::Arc<Error>| match std::sync::Arc::try_unwrap(err) {
             Ok(err) => err,

@@ -285,9 +285,8 @@ async fn kept_document(
     if etag_matches(headers, &etag) {
         return Ok(not_modified_response(&etag));
     }
-    let body = catalog::document(&state.documents, key, build).await?;
-    let length = body.len() as u64;
-    Ok(tagged(JSON, Body::from(body), Some(length), &etag))
+    let kept = catalog::document(&state.documents, key, build).await?;
+    Ok(conditional(headers, JSON, kept.body, &etag, kept.built))
 }
 
 /// A p2 document as answered to a token or to nobody: kept briefly by the credentials and
