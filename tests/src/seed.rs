@@ -6,9 +6,7 @@
 use chrono::Utc;
 use packistry_server::db::entities::{package_versions, packages, repositories, version_files};
 use sea_orm::sea_query::Query;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, Database, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, Database, EntityTrait, QueryFilter, TransactionTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -29,7 +27,13 @@ pub fn package_name(i: usize) -> String {
 
 /// Its description: a few words, one of five topics.
 pub fn description(i: usize) -> String {
-    const TOPICS: [&str; 5] = ["logging", "caching", "http client", "queue worker", "templating"];
+    const TOPICS: [&str; 5] = [
+        "logging",
+        "caching",
+        "http client",
+        "queue worker",
+        "templating",
+    ];
     format!("A {} library, number {i}", TOPICS[i % TOPICS.len()])
 }
 

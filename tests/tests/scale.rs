@@ -10,7 +10,11 @@ use serde_json::{json, Value};
 
 const PACKAGES: usize = 100_000;
 
-async fn get(server: &packistry_tests::TestServer, path: &str, token: &str) -> (u16, Value, String) {
+async fn get(
+    server: &packistry_tests::TestServer,
+    path: &str,
+    token: &str,
+) -> (u16, Value, String) {
     let response = client()
         .get(server.url(path))
         .bearer_auth(token)
@@ -32,7 +36,12 @@ async fn get(server: &packistry_tests::TestServer, path: &str, token: &str) -> (
     )
 }
 
-async fn gql(server: &packistry_tests::TestServer, token: &str, query: &str, variables: Value) -> Value {
+async fn gql(
+    server: &packistry_tests::TestServer,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> Value {
     let response = client()
         .post(server.url("/graphql"))
         .bearer_auth(token)
@@ -60,8 +69,20 @@ async fn lists_at_100000_packages_cost_a_page() {
     env.cli_ok(&["repo", "create", "big", "--format", "composer"]);
     let server = env.start();
 
-    let zip = package_zip("acme/template", "1.0.0", json!({ "description": "the template" }));
-    let (status, body) = upload(&server, "big", "acme/template", zip, None, Some(&admin)).await;
+    let zip = package_zip(
+        "acme/template",
+        "1.0.0",
+        json!({ "description": "the template" }),
+    );
+    let (status, body) = upload(
+        &server,
+        "big",
+        "acme/template",
+        zip,
+        Some("1.0.0"),
+        Some(&admin),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     let started = std::time::Instant::now();
     seed::composer_packages(&env.database_url(), "big", "acme/template", 0, PACKAGES)
@@ -87,29 +108,52 @@ async fn lists_at_100000_packages_cost_a_page() {
         .iter()
         .map(|r| r["name"].as_str().unwrap())
         .collect();
-    assert_eq!(page, expected[..15].iter().map(|n| n.as_str()).collect::<Vec<_>>());
+    assert_eq!(
+        page,
+        expected[..15]
+            .iter()
+            .map(|n| n.as_str())
+            .collect::<Vec<_>>()
+    );
     let next = found["next"].as_str().expect("a next page");
-    let next = next.split_once("/composer/").map(|(_, p)| format!("/composer/{p}")).unwrap();
+    let next = next
+        .split_once("/composer/")
+        .map(|(_, p)| format!("/composer/{p}"))
+        .unwrap();
     let (status, second, _) = get(&server, &next, &admin).await;
     assert_eq!(status, 200);
-    assert_eq!(second["results"][0]["name"], expected[15].as_str(), "{second}");
+    assert_eq!(
+        second["results"][0]["name"],
+        expected[15].as_str(),
+        "{second}"
+    );
 
     // Two words, one of them too short for the trigram index, and a type.
     let expected = (0..PACKAGES)
         .filter(|&i| {
             let name = package_name(i);
-            name.starts_with("vendor07/") && seed::description(i).contains("http") && name.contains("9")
+            name.starts_with("vendor07/")
+                && seed::description(i).contains("http")
+                && name.contains("9")
         })
         .count();
-    let (status, found, _) =
-        get(&server, "/composer/big/search.json?q=http+vendor07+9&per_page=100", &admin).await;
+    let (status, found, _) = get(
+        &server,
+        "/composer/big/search.json?q=http+vendor07+9&per_page=100",
+        &admin,
+    )
+    .await;
     assert_eq!(status, 200, "{found}");
     assert_eq!(found["total"], expected, "{found}");
     let projects = (0..PACKAGES)
         .filter(|&i| seed::kind(i) == "project" && package_name(i).contains("pkg99"))
         .count();
-    let (_, found, _) =
-        get(&server, "/composer/big/search.json?q=pkg99&type=project", &admin).await;
+    let (_, found, _) = get(
+        &server,
+        "/composer/big/search.json?q=pkg99&type=project",
+        &admin,
+    )
+    .await;
     assert_eq!(found["total"], projects, "{found}");
     let (status, _, _) = get(
         &server,
@@ -124,7 +168,11 @@ async fn lists_at_100000_packages_cost_a_page() {
     assert_eq!(status, 200);
     assert_eq!(names(&list["packageNames"]), all);
     let (_, list, _) = get(&server, "/composer/big/list.json?filter=vendor07/*", &admin).await;
-    let vendor: Vec<String> = all.iter().filter(|n| n.starts_with("vendor07/")).cloned().collect();
+    let vendor: Vec<String> = all
+        .iter()
+        .filter(|n| n.starts_with("vendor07/"))
+        .cloned()
+        .collect();
     assert_eq!(names(&list["packageNames"]), vendor);
     let (status, root, etag) = get(&server, "/composer/big/packages.json", &admin).await;
     assert_eq!(status, 200);
@@ -170,7 +218,7 @@ async fn lists_at_100000_packages_cost_a_page() {
         &admin,
         r#"mutation($input: CreateDeployTokenInput!) { createDeployToken(input: $input) { secret } }"#,
         json!({ "input": {
-            "name": "two", "repositories": ["big"], "roles": ["READER"],
+            "name": "two", "repositories": ["big"], "roles": ["DEVELOPER"],
             "packages": [package_name(12), package_name(99_999)],
         }}),
     )
@@ -180,23 +228,39 @@ async fn lists_at_100000_packages_cost_a_page() {
         .to_owned();
     let mut two = vec![package_name(12), package_name(99_999)];
     two.sort();
-    let (_, list, _) = get(&server, "/composer/big/list.json", &limited).await;
+    let (status, list, _) = get(&server, "/composer/big/list.json", &limited).await;
+    assert_eq!(status, 200, "{list}");
     assert_eq!(names(&list["packageNames"]), two);
-    let (_, root, _) = get(&server, "/composer/big/packages.json", &limited).await;
-    assert_eq!(names(&root["available-packages"]), two);
+    let (status, root, _) = get(&server, "/composer/big/packages.json", &limited).await;
+    assert_eq!(status, 200, "{root}");
+    assert_eq!(names(&root["available-packages"]), two, "{root}");
     let (_, found, _) = get(&server, "/composer/big/search.json?q=pkg", &limited).await;
     assert_eq!(found["total"], 2, "{found}");
     let data = gql(&server, &limited, PAGE, json!({})).await;
     assert_eq!(data["packages"]["totalCount"], 2);
 
     // A new upload shows at once in every list, under a new ETag.
-    let zip = package_zip("zzz/newest", "1.0.0", json!({ "description": "just uploaded" }));
-    let (status, body) = upload(&server, "big", "zzz/newest", zip, None, Some(&admin)).await;
+    let zip = package_zip(
+        "zzz/newest",
+        "1.0.0",
+        json!({ "description": "just uploaded" }),
+    );
+    let (status, body) = upload(
+        &server,
+        "big",
+        "zzz/newest",
+        zip,
+        Some("1.0.0"),
+        Some(&admin),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     let (_, root, new_etag) = get(&server, "/composer/big/packages.json", &admin).await;
     assert_ne!(new_etag, etag);
     assert_eq!(
-        names(&root["available-packages"]).last().map(String::as_str),
+        names(&root["available-packages"])
+            .last()
+            .map(String::as_str),
         Some("zzz/newest")
     );
     let (_, found, _) = get(&server, "/composer/big/search.json?q=just+uploaded", &admin).await;
@@ -207,7 +271,10 @@ async fn lists_at_100000_packages_cost_a_page() {
     // Memory stays bounded: the server's resident set after all of this.
     if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", server.pid())) {
         if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
-            report(&format!("scale: server peak RSS after the 100,000-package lists: {}", line[6..].trim()));
+            report(&format!(
+                "scale: server peak RSS after the 100,000-package lists: {}",
+                line[6..].trim()
+            ));
         }
     }
 }

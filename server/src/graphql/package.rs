@@ -576,11 +576,13 @@ impl PackageQuery {
         let search = search
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty());
-        if search.as_ref().is_some_and(|s| s.chars().count() > MAX_SEARCH) {
-            return Err(Error::bad_input(format!(
-                "search: at most {MAX_SEARCH} characters"
-            ))
-            .into());
+        if search
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > MAX_SEARCH)
+        {
+            return Err(
+                Error::bad_input(format!("search: at most {MAX_SEARCH} characters")).into(),
+            );
         }
         let limit = first.unwrap_or(20).clamp(1, PACKAGE_PAGE) as u64;
         let after = after.as_deref().map(package_cursor_name).transpose()?;

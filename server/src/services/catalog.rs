@@ -158,10 +158,7 @@ fn text_contains(word: &str) -> SimpleExpr {
 /// The name is the literal `parts` with any run of characters between each two (and after
 /// the last one when it is empty); the first part, a prefix, uses the name index (SQLite
 /// GLOB, PostgreSQL LIKE over `text_pattern_ops`). Both match case-sensitively.
-fn name_matches<'p>(
-    backend: DatabaseBackend,
-    parts: impl Iterator<Item = &'p str>,
-) -> SimpleExpr {
+fn name_matches<'p>(backend: DatabaseBackend, parts: impl Iterator<Item = &'p str>) -> SimpleExpr {
     let sqlite = backend == DatabaseBackend::Sqlite;
     let escaped: Vec<String> = parts
         .map(|part| {
@@ -329,9 +326,8 @@ pub async fn revision(db: &impl ConnectionTrait, repository_id: Uuid) -> Result<
         .into_tuple()
         .one(db)
         .await?;
-    let (content_revision, count) = row.ok_or_else(|| {
-        Error::internal(anyhow::anyhow!("repository {repository_id} vanished"))
-    })?;
+    let (content_revision, count) =
+        row.ok_or_else(|| Error::internal(anyhow::anyhow!("repository {repository_id} vanished")))?;
     Ok(Revision {
         content_revision,
         package_count: count.max(0) as u64,
@@ -415,10 +411,12 @@ where
             })
         })
         .await
-        .map_err(|err: std::sync::Arc<Error>| match std::sync::Arc::try_unwrap(err) {
-            Ok(err) => err,
-            Err(shared) => Error::internal(anyhow::anyhow!("{shared}")),
-        })
+        .map_err(
+            |err: std::sync::Arc<Error>| match std::sync::Arc::try_unwrap(err) {
+                Ok(err) => err,
+                Err(shared) => Error::internal(anyhow::anyhow!("{shared}")),
+            },
+        )
 }
 
 #[cfg(test)]

@@ -349,7 +349,10 @@ pub async fn package_totals(
     for chunk in package_ids.chunks(crate::db::IN_CHUNK) {
         let mut query = Query::select();
         query
-            .column((package_versions::Entity, package_versions::Column::PackageId))
+            .column((
+                package_versions::Entity,
+                package_versions::Column::PackageId,
+            ))
             .expr_as(
                 Expr::col((downloads::Entity, downloads::Column::Id)).count(),
                 Alias::new("count"),
@@ -361,10 +364,16 @@ pub async fn package_totals(
                     .equals((downloads::Entity, downloads::Column::VersionId)),
             )
             .and_where(
-                Expr::col((package_versions::Entity, package_versions::Column::PackageId))
-                    .is_in(chunk.iter().copied()),
+                Expr::col((
+                    package_versions::Entity,
+                    package_versions::Column::PackageId,
+                ))
+                .is_in(chunk.iter().copied()),
             )
-            .group_by_col((package_versions::Entity, package_versions::Column::PackageId));
+            .group_by_col((
+                package_versions::Entity,
+                package_versions::Column::PackageId,
+            ));
         let rows = Row::find_by_statement(db.get_database_backend().build(&query))
             .all(db)
             .await?;

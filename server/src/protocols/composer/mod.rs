@@ -265,10 +265,7 @@ struct PackagesJson<'a> {
     search: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     list: Option<String>,
-    #[serde(
-        rename = "available-packages",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "available-packages", skip_serializing_if = "Option::is_none")]
     available_packages: Option<&'a serde_json::value::RawValue>,
 }
 
@@ -430,7 +427,10 @@ async fn search(
         ))
         .into());
     }
-    let per_page = query.per_page.unwrap_or(SEARCH_PAGE).clamp(1, SEARCH_PAGE_MAX);
+    let per_page = query
+        .per_page
+        .unwrap_or(SEARCH_PAGE)
+        .clamp(1, SEARCH_PAGE_MAX);
     let page = query.page.unwrap_or(1).max(1);
     let offset = (page - 1).saturating_mul(per_page);
     let filter = Filter {
@@ -438,8 +438,8 @@ async fn search(
         kind: Some(query.package_type.trim()).filter(|t| !t.is_empty()),
         ..Filter::default()
     };
-    let found = catalog::page_at(&state.db, repository.id, &listed, &filter, offset, per_page)
-        .await?;
+    let found =
+        catalog::page_at(&state.db, repository.id, &listed, &filter, offset, per_page).await?;
     let total = catalog::count(&state.db, repository.id, &listed, &filter).await?;
     let ids: Vec<Uuid> = found.iter().map(|p| p.id).collect();
     let downloads = crate::services::downloads::package_totals(&state.db, &ids).await?;

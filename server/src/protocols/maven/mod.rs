@@ -369,10 +369,11 @@ async fn generated_metadata(
         .await?;
         let full = page.len() as u64 == crate::services::catalog::MAX_PAGE;
         after = page.last().map(|p| p.name.clone());
-        candidates.extend(
-            page.into_iter()
-                .filter(|p| p.name.strip_prefix(&prefix).is_some_and(|a| !a.contains(':'))),
-        );
+        candidates.extend(page.into_iter().filter(|p| {
+            p.name
+                .strip_prefix(&prefix)
+                .is_some_and(|a| !a.contains(':'))
+        }));
         if !full {
             break;
         }

@@ -32,9 +32,9 @@ use crate::db::entities::{
     blobs, oci_blobs, oci_manifests, oci_tags, oci_uploads, packages, repositories,
 };
 use crate::error::Error;
-use crate::services::catalog::{self, Filter, Listed};
 use crate::services::access::{Access, PackageScope};
 use crate::services::audit::{self, Actor, Target};
+use crate::services::catalog::{self, Filter, Listed};
 use crate::services::downloads::Downloader;
 use crate::services::packages as package_service;
 use crate::state::SharedState;
