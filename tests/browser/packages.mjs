@@ -34,6 +34,33 @@ try {
   await page.waitForFunction(() => document.querySelector('tr[data-package="acme/hello"]')?.textContent.includes('1.1.0'));
   await page.screenshot({ path: `${artifacts}/repository-packages.png`, fullPage: true });
 
+  // 121 packages: pages of 50 with their range and total, then a search as one types.
+  const total = page.getByTestId('package-total');
+  const shows = async (text, what) => {
+    await page.waitForFunction(
+      (want) => document.querySelector('[data-testid=package-total]')?.textContent === want,
+      text,
+    ).catch(async () => check(false, `${what}: expected "${text}", saw "${await total.textContent()}"`));
+  };
+  await shows('1–50 of 121 packages', 'the first page');
+  check(await page.locator('tr[data-package]').count() === 50, 'fifty rows on a page');
+  check(await page.getByTestId('previous-page').isDisabled(), 'no page before the first');
+  await page.getByTestId('next-page').click();
+  await shows('51–100 of 121 packages', 'the second page');
+  await page.getByTestId('next-page').click();
+  await shows('101–121 of 121 packages', 'the last page');
+  check(await page.getByTestId('next-page').isDisabled(), 'no page after the last');
+  check(await page.locator('tr[data-package]').count() === 21, 'the last page holds the rest');
+  await page.getByTestId('previous-page').click();
+  await shows('51–100 of 121 packages', 'back to the second page');
+  await page.fill('input[name=package-search]', 'pkg11');
+  await shows('1–11 of 11 packages', 'the search');
+  check(await page.locator('tr[data-package="vendor10/pkg110"]').count() === 1, 'a match is listed');
+  await page.fill('input[name=package-search]', 'no-such-package');
+  await shows('No packages match.', 'a search without matches');
+  await page.fill('input[name=package-search]', '');
+  await shows('1–50 of 121 packages', 'the whole list again');
+
   await row.getByRole('link', { name: 'acme/hello' }).click();
   await page.waitForURL('**/repositories/libs/packages/acme/hello');
   await page.locator('tr[data-version="1.0.0"]').waitFor();

@@ -218,6 +218,10 @@ async fn uploads_and_browses_a_composer_package_in_the_spa() {
     )
     .await;
     assert_eq!(status, 201, "{body}");
+    // 120 more, for the pages of the list.
+    packistry_tests::seed::composer_packages(&env.database_url(), "libs", "acme/hello", 0, 120)
+        .await
+        .expect("seeded");
     // One download today, for the chart.
     let response = packistry_tests::client()
         .get(server.url("/composer/libs/dists/acme/hello/1.0.0.zip"))

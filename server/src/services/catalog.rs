@@ -8,7 +8,7 @@ use std::future::Future;
 
 use bytes::Bytes;
 use packistry_shared::permissions::Permission;
-use sea_orm::sea_query::{Expr, Order, SimpleExpr};
+use sea_orm::sea_query::{Expr, Func, LikeExpr, Order, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Select,
@@ -79,12 +79,13 @@ impl Filter<'_> {
     }
 }
 
-/// `pattern` for LIKE with `\` as the escape character.
+/// `text` as a literal in a LIKE pattern with `!` as the escape character (not `\`: a
+/// backslash in a custom expression stops sea-query from binding its `?` on PostgreSQL).
 fn like_escaped(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
+        if matches!(c, '%' | '_' | '!') {
+            out.push('!');
         }
         out.push(c);
     }
@@ -131,10 +132,13 @@ fn select(
         query = query.filter(packages::Column::Name.is_in(names.iter().cloned()));
     }
     if let Some(kind) = filter.kind {
-        query = query.filter(Expr::cust_with_values(
-            "COALESCE(packages.kind, 'library') = ?",
-            [kind.to_owned()],
-        ));
+        query = query.filter(
+            Expr::expr(Func::coalesce([
+                Expr::col((packages::Entity, packages::Column::Kind)).into(),
+                Expr::val("library").into(),
+            ]))
+            .eq(kind),
+        );
     }
     if let Some(pattern) = filter.name_wildcard {
         // Composer names are lowercase; its filters are not case-sensitive.
@@ -149,10 +153,12 @@ fn select(
 
 /// The name or the description contains `word` (lowercase).
 fn text_contains(word: &str) -> SimpleExpr {
-    Expr::cust_with_values(
-        "lower(packages.name || ' ' || packages.description) LIKE ? ESCAPE '\\'",
-        [format!("%{}%", like_escaped(word))],
-    )
+    // Built, not written out: sea-query leaves a `?` unbound on PostgreSQL in a custom
+    // expression that quotes a string.
+    Expr::expr(Func::lower(Expr::cust(
+        "packages.name || ' ' || packages.description",
+    )))
+    .like(LikeExpr::new(format!("%{}%", like_escaped(word))).escape('!'))
 }
 
 /// The name is the literal `parts` with any run of characters between each two (and after
@@ -181,7 +187,8 @@ fn name_matches<'p>(backend: DatabaseBackend, parts: impl Iterator<Item = &'p st
     if sqlite {
         Expr::cust_with_values("packages.name GLOB ?", [escaped.join("*")])
     } else {
-        Expr::cust_with_values("packages.name LIKE ?", [escaped.join("%")])
+        Expr::col((packages::Entity, packages::Column::Name))
+            .like(LikeExpr::new(escaped.join("%")).escape('!'))
     }
 }
 
@@ -425,7 +432,7 @@ mod tests {
 
     #[test]
     fn like_patterns_escape_their_wildcards() {
-        assert_eq!(like_escaped("a_b%c\\d"), "a\\_b\\%c\\\\d");
+        assert_eq!(like_escaped("a_b%c!d"), "a!_b!%c!!d");
         assert_eq!(fts_phrase("say \"hi\""), "\"say \"\"hi\"\"\"");
     }
 
