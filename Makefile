@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run build spa bench fuzz soak test test-faults lint unit-and-integration schema-check tools-spa tools-test clean-spa
+.PHONY: run build spa bench bench-scale fuzz soak test test-faults lint unit-and-integration schema-check tools-spa tools-test clean-spa
 
 ## Build the SPA and the release binary, then serve on SQLite + ./data.
 run: build
@@ -20,6 +20,13 @@ spa: tools-spa
 bench: build
 	scripts/install-tools.sh bench
 	bench/bench.sh
+
+## Lists at 100 against 100,000 packages, SQLite then PostgreSQL: p50/p99 side by side,
+## peak RSS, against their goals (BENCH_DATABASES, BENCH_DURATION, BENCH_PACKAGES).
+bench-scale: build
+	scripts/install-tools.sh bench
+	cargo build --release -p packistry-tests --bin seed
+	bench/scale.sh
 
 ## 500 clients for 60 s with a mixed workload against the release binary, on SQLite and
 ## then PostgreSQL (SOAK_CLIENTS, SOAK_SECONDS); prints requests/s, p50/p99, errors, peak RSS.

@@ -11,6 +11,7 @@
 #                                                       distribution 2.8) in the same run;
 #                                                       pull and re-push also against nginx
 #                                                       serving the image's files (the floor)
+#   idle RSS               the server's resident memory after start, before any load
 #   oci manifest GET       wrk -t2 -c64, token auth   vs nginx serving the same bytes behind
 #                                                       auth_basic (the reference registry
 #                                                       printed for the record)
@@ -63,6 +64,12 @@ row() { # name ours theirs ratio goal met(1|0)
   printf '%s|%s|%s|%s|%s|%s\n' "$@" >>"$rows"
 }
 median() { python3 -c 'import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))' "$@"; }
+
+# The server as it stands after start, before any request but the health check.
+sleep 1
+idle_mib=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/${pids[0]}/status")
+idle_met=$(python3 -c "print(1 if $idle_mib <= 30 else 0)")
+row "idle server RSS (MiB)" "$idle_mib" "-" "-" "≤ 30 MiB" "$idle_met"
 
 if want maven; then
   say "maven: uploading a 1 GiB artifact, watching the server's memory"

@@ -651,7 +651,7 @@ fn version_normalization_matches_composers_own() {
         .collect();
     assert_eq!(theirs.len(), inputs.len(), "php answered every input");
     for (input, expected) in inputs.iter().zip(theirs) {
-        let ours = packistry_server::protocols::composer::version::normalize(input)
+        let ours = packistry_server::formats::composer::version::normalize(input)
             .unwrap_or_else(|_| "!".to_owned());
         assert_eq!(ours, expected, "normalize({input:?})");
     }
@@ -909,4 +909,142 @@ async fn repeated_metadata_answers_follow_uploads_and_revocations() {
     // The reader's token is revoked through GraphQL: refused at once.
     revoke_own_token(&s.server, &s.reader).await;
     assert_eq!(get(&s.server, path, Some(&s.reader)).await.0, 401);
+}
+
+#[tokio::test]
+async fn lists_page_and_refuse_what_they_cannot_page() {
+    let env = TestEnv::new();
+    let admin = env.admin_token("admin@example.com");
+    env.cli_ok(&["repo", "create", "libs", "--format", "composer"]);
+    let server = env.start();
+    for name in ["acme/alpha", "acme/beta", "acme/gamma", "other/delta"] {
+        let zip = package_zip(
+            name,
+            "1.0.0",
+            json!({ "description": format!("the {name} 100% package") }),
+        );
+        let (status, body) = upload(&server, "libs", name, zip, Some("1.0.0"), Some(&admin)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    // search.json pages with per_page/page, a total and the next page's URL.
+    let (status, body) = get(
+        &server,
+        "/composer/libs/search.json?q=acme&per_page=2",
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let found: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(found["total"], 3);
+    assert_eq!(found["results"][0]["name"], "acme/alpha");
+    assert_eq!(found["results"][1]["name"], "acme/beta");
+    let next = found["next"].as_str().unwrap();
+    assert!(
+        next.ends_with("/composer/libs/search.json?q=acme&per_page=2&page=2"),
+        "{next}"
+    );
+    let (_, body) = get(
+        &server,
+        "/composer/libs/search.json?q=acme&per_page=2&page=2",
+        Some(&admin),
+    )
+    .await;
+    let found: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(found["results"][0]["name"], "acme/gamma");
+    assert!(found["next"].is_null(), "{found}");
+    // LIKE's wildcards in a search are literal.
+    let (_, body) = get(&server, "/composer/libs/search.json?q=100%25", Some(&admin)).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["total"],
+        4,
+        "{body}"
+    );
+    let (_, body) = get(&server, "/composer/libs/search.json?q=a_p", Some(&admin)).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["total"],
+        0,
+        "{body}"
+    );
+    // Too deep, too long: 400 with a reason.
+    let (status, body) = get(
+        &server,
+        "/composer/libs/search.json?q=acme&page=100000",
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let long = "a".repeat(201);
+    let (status, _) = get(
+        &server,
+        &format!("/composer/libs/search.json?q={long}"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = get(
+        &server,
+        &format!("/composer/libs/list.json?filter={}", "a".repeat(256)),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // list.json filters by wildcard; its wildcards are the only ones.
+    let (_, body) = get(
+        &server,
+        "/composer/libs/list.json?filter=acme/*a",
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["packageNames"],
+        json!(["acme/alpha", "acme/beta", "acme/gamma"])
+    );
+    let (_, body) = get(
+        &server,
+        "/composer/libs/list.json?filter=acme_*",
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["packageNames"],
+        json!([])
+    );
+
+    // GraphQL pages by cursor; a cursor from elsewhere is refused.
+    let page = |after: Value| {
+        let server = &server;
+        let admin = &admin;
+        async move {
+            graphql_token(
+                server,
+                admin,
+                "query($after: String) { packages(repository: \"libs\", first: 3, after: $after) { totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { node { name } } } }",
+                json!({ "after": after }),
+            )
+            .await
+        }
+    };
+    let first = page(Value::Null).await;
+    let packages = &first["data"]["packages"];
+    assert_eq!(packages["totalCount"], 4, "{first}");
+    assert_eq!(packages["pageInfo"]["hasNextPage"], true);
+    assert_eq!(packages["pageInfo"]["hasPreviousPage"], false);
+    let second = page(packages["pageInfo"]["endCursor"].clone()).await;
+    let packages = &second["data"]["packages"];
+    assert_eq!(
+        packages["edges"],
+        json!([{ "node": { "name": "other/delta" } }]),
+        "{second}"
+    );
+    assert_eq!(packages["pageInfo"]["hasNextPage"], false);
+    assert_eq!(packages["pageInfo"]["hasPreviousPage"], true);
+    for cursor in ["2", "not base64!", "cGFja2FnZQ"] {
+        let refused = page(json!(cursor)).await;
+        assert_eq!(
+            refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{cursor}: {refused}"
+        );
+    }
 }
