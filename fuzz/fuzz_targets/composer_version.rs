@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use packistry_server::protocols::composer::version::{compare_normalized, normalize, normalize_branch};
+use packistry_server::formats::composer::version::{compare_normalized, normalize, normalize_branch};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use packistry_server::protocols::maven::path::{is_snapshot, package_folders, parse};
+use packistry_server::formats::maven::path::{is_snapshot, package_folders, parse};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

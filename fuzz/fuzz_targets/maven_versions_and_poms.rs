@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use packistry_server::protocols::maven::metadata::{compare, pom_facts};
+use packistry_server::formats::maven::metadata::{compare, pom_facts};
 
 fuzz_target!(|data: &[u8]| {
     let _ = pom_facts(data);

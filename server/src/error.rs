@@ -50,7 +50,7 @@ impl Error {
     }
     /// Why reading an upload's body failed: the client went quiet (408), or the stream broke.
     pub fn body(err: &(dyn std::error::Error + 'static)) -> Self {
-        if crate::protocols::body_went_idle(err) {
+        if body_went_idle(err) {
             Error::RequestTimeout(
                 "the upload sent nothing for too long and was abandoned; nothing was kept".into(),
             )
@@ -173,4 +173,19 @@ pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
         err.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
+}
+
+/// Whether a body read failed because the client went quiet (the idle-upload timeout).
+pub fn body_went_idle(err: &(dyn std::error::Error + 'static)) -> bool {
+    caused_by::<tower_http::timeout::TimeoutError>(err)
+}
+
+/// Whether `axum::body::to_bytes` failed on its length limit.
+pub fn body_too_large(err: &(dyn std::error::Error + 'static)) -> bool {
+    caused_by::<http_body_util::LengthLimitError>(err)
+}
+
+/// Whether `E` is anywhere in the chain of sources of `err`.
+fn caused_by<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(err), |err| err.source()).any(|err| err.is::<E>())
 }

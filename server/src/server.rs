@@ -10,7 +10,7 @@ use crate::auth::token::TokenAuthenticator;
 use crate::config::{Config, ConfigError};
 use crate::state::{AppState, SharedState};
 use crate::storage::BlobStore;
-use crate::{db, graphql, http, services};
+use crate::{db, http, services};
 
 /// Everything a server needs, ready to accept connections.
 pub struct Prepared {
@@ -47,9 +47,8 @@ pub async fn prepare(config: Config) -> Result<Prepared, ConfigError> {
         tasks: Default::default(),
         tokens: TokenAuthenticator::default(),
         metrics: http::metrics::install_recorder(),
-        schema: graphql::schema_builder().finish(),
         downloads: Default::default(),
-        composer_cache: crate::protocols::composer::new_cache(),
+        composer_cache: crate::cache::new_metadata_cache(),
         documents: crate::services::catalog::new_document_cache(),
         grants_cache: crate::services::access::new_grants_cache(),
         package_cache: crate::state::hot_cache(),
@@ -97,8 +96,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Ok(_) => {}
         Err(err) => tracing::warn!(error = %err, "cannot count users"),
     }
-    use crate::jobs::supervisor::supervise;
-    let flusher = supervise(state.clone(), "flusher", {
+    use crate::supervisor::supervise;
+    let flusher = supervise(state.tasks.clone(), "flusher", {
         let state = state.clone();
         move || {
             let state = state.clone();
@@ -115,11 +114,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
         }
     });
-    let maintenance = supervise(state.clone(), "maintenance", {
+    let maintenance = supervise(state.tasks.clone(), "maintenance", {
         let state = state.clone();
-        move || services::maintenance::run_forever(state.clone())
+        move || crate::jobs::maintenance::run_forever(state.clone())
     });
-    let jobs = supervise(state.clone(), "jobs", {
+    let jobs = supervise(state.tasks.clone(), "jobs", {
         let state = state.clone();
         move || crate::jobs::run_forever(state.clone())
     });

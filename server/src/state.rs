@@ -8,7 +8,6 @@ use sea_orm::DatabaseConnection;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::token::TokenAuthenticator;
 use crate::config::Config;
-use crate::graphql::PackistrySchema;
 use crate::services::downloads::DownloadRecorder;
 use crate::storage::BlobStore;
 
@@ -23,12 +22,11 @@ pub struct AppState {
     pub secret_key: [u8; 32],
     pub login_throttle: LoginThrottle,
     /// The background loops and how often each had to be restarted.
-    pub tasks: std::sync::Arc<crate::jobs::supervisor::Supervisor>,
+    pub tasks: std::sync::Arc<crate::supervisor::Supervisor>,
     pub tokens: TokenAuthenticator,
     pub metrics: PrometheusHandle,
-    pub schema: PackistrySchema,
     pub downloads: DownloadRecorder,
-    pub composer_cache: crate::protocols::composer::MetadataCache,
+    pub composer_cache: crate::cache::MetadataCache,
     /// Documents naming every package of a repository (see
     /// [`crate::services::catalog::DocumentCache`]).
     pub documents: crate::services::catalog::DocumentCache,
@@ -51,20 +49,18 @@ pub struct AppState {
     /// bounded by [`MANIFEST_BYTES_CACHE`] bytes.
     pub manifest_bytes: moka::future::Cache<String, bytes::Bytes>,
     /// Manifest answers by the request that got them (see
-    /// [`crate::protocols::oci::ManifestAnswer`]), for [`ANSWER_TTL`].
-    pub manifest_answers:
-        moka::future::Cache<String, std::sync::Arc<crate::protocols::oci::ManifestAnswer>>,
+    /// [`crate::cache::ManifestAnswer`]), for [`ANSWER_TTL`].
+    pub manifest_answers: moka::future::Cache<String, std::sync::Arc<crate::cache::ManifestAnswer>>,
     /// Composer p2 answers by the request that got them (see
-    /// [`crate::protocols::composer::MetadataAnswer`]), for [`ANSWER_TTL`].
-    pub metadata_answers:
-        moka::future::Cache<String, std::sync::Arc<crate::protocols::composer::MetadataAnswer>>,
+    /// [`crate::cache::MetadataAnswer`]), for [`ANSWER_TTL`].
+    pub metadata_answers: moka::future::Cache<String, std::sync::Arc<crate::cache::MetadataAnswer>>,
     /// Talks to single sign-on providers (see [`crate::auth::sso::http_client`]).
     pub sso_http: reqwest::Client,
     /// Talks to Git hosts for imports (see [`crate::services::providers::http_client`]).
     pub import_http: reqwest::Client,
     /// Wakes this replica's job worker when it queues a job.
     pub jobs_wake: tokio::sync::Notify,
-    /// Orders job claims on SQLite (see [`crate::jobs::claim`]).
+    /// Orders job claims on SQLite (see `jobs::claim`).
     pub jobs_claim: tokio::sync::Mutex<()>,
 }
 
@@ -185,5 +181,39 @@ impl AppState {
     /// Cookies get `Secure` when the server is reached over https.
     pub fn secure_cookies(&self) -> bool {
         self.base_url.starts_with("https://")
+    }
+}
+
+/// The token a request carries, authenticated: `None` without an `Authorization` header;
+/// otherwise the caller, or why the credentials were refused (unknown, expired, revoked,
+/// deactivated owner, not a token). The one way every route learns who sends a token;
+/// each protocol answers a refusal in its own wire format.
+pub struct TokenAuth(pub Option<crate::error::Result<crate::auth::Principal>>);
+
+impl axum::extract::FromRequestParts<crate::state::SharedState> for TokenAuth {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &crate::state::SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(TokenAuth::from_headers(state, &parts.headers).await)
+    }
+}
+
+impl TokenAuth {
+    /// The token of a request's headers, authenticated (for handlers that look at a cache
+    /// before they need to know who asks).
+    pub async fn from_headers(
+        state: &crate::state::SharedState,
+        headers: &http::HeaderMap,
+    ) -> Self {
+        let Some(secret) = crate::auth::token::secret_from_headers(headers) else {
+            return TokenAuth(None);
+        };
+        TokenAuth(Some(match secret {
+            Ok(secret) => state.tokens.authenticate(&state.db, &secret).await,
+            Err(err) => Err(err),
+        }))
     }
 }

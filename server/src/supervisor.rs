@@ -10,8 +10,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::state::SharedState;
-
 #[derive(Default)]
 pub struct Supervisor {
     tasks: Mutex<BTreeMap<&'static str, TaskHealth>>,
@@ -75,20 +73,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Run `make()` as a background loop named `name`, started again whenever it panics.
+/// Run `make()` as a background loop named `name`, started again whenever it panics; its
+/// restarts are counted in `tasks`.
 pub fn supervise<F, Fut>(
-    state: SharedState,
-    name: &'static str,
-    make: F,
-) -> tokio::task::JoinHandle<()>
-where
-    F: Fn() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    supervise_with(state.tasks.clone(), name, make)
-}
-
-fn supervise_with<F, Fut>(
     tasks: std::sync::Arc<Supervisor>,
     name: &'static str,
     make: F,
@@ -139,7 +126,7 @@ mod tests {
         let tasks = std::sync::Arc::new(Supervisor::default());
         let runs = std::sync::Arc::new(AtomicU32::new(0));
         let counted = runs.clone();
-        let handle = supervise_with(tasks.clone(), "flaky", move || {
+        let handle = supervise(tasks.clone(), "flaky", move || {
             let runs = counted.clone();
             async move {
                 let run = runs.fetch_add(1, Ordering::SeqCst);

@@ -49,6 +49,14 @@ pub struct Mutation(
 
 pub type PackistrySchema = Schema<Query, Mutation, EmptySubscription>;
 
+/// The schema the server serves, built once (it holds no state: resolvers find the server's
+/// state in each request's data).
+pub fn schema() -> &'static PackistrySchema {
+    static SCHEMA: std::sync::LazyLock<PackistrySchema> =
+        std::sync::LazyLock::new(|| schema_builder().finish());
+    &SCHEMA
+}
+
 /// The schema without request data: what `packistry schema` prints and the server serves.
 pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)

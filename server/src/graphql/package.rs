@@ -13,10 +13,11 @@ use uuid::Uuid;
 use super::context::Call;
 use crate::db::entities::{package_versions, packages, repositories};
 use crate::error::Error;
-use crate::protocols::composer::{self, archive, version};
+use crate::formats::composer::{archive, version};
+use crate::formats::maven::metadata as maven_metadata;
+use crate::formats::maven::path::package_folders;
+use crate::protocols::composer;
 use crate::protocols::encode_segment;
-use crate::protocols::maven::metadata as maven_metadata;
-use crate::protocols::maven::path::package_folders;
 use crate::services::access::{Access, PackageScope};
 use crate::services::catalog::{self, Filter, Listed};
 use crate::services::downloads;
@@ -719,13 +720,13 @@ impl PackageMutation {
             .and_then(Value::as_str)
             .map(str::to_owned)
             .ok_or_else(|| Error::bad_input("composer.json has no \"name\""))?;
-        if !composer::metadata::is_valid_package_name(&name) {
+        if !crate::formats::composer::metadata::is_valid_package_name(&name) {
             return Err(Error::bad_input(format!(
                 "\"{name}\" is not a valid package name: use lowercase vendor/name"
             ))
             .into());
         }
-        let new = composer::prepare(
+        let new = crate::services::composer::prepare(
             &name,
             contents,
             version,

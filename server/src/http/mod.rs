@@ -54,36 +54,4 @@ pub fn client_address(request_extensions: &http::Extensions) -> Option<IpAddr> {
         .map(|ConnectInfo(addr)| addr.ip())
 }
 
-/// The token a request carries, authenticated: `None` without an `Authorization` header;
-/// otherwise the caller, or why the credentials were refused (unknown, expired, revoked,
-/// deactivated owner, not a token). The one way every route learns who sends a token;
-/// each protocol answers a refusal in its own wire format.
-pub struct TokenAuth(pub Option<crate::error::Result<crate::auth::Principal>>);
-
-impl axum::extract::FromRequestParts<crate::state::SharedState> for TokenAuth {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        state: &crate::state::SharedState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(TokenAuth::from_headers(state, &parts.headers).await)
-    }
-}
-
-impl TokenAuth {
-    /// The token of a request's headers, authenticated (for handlers that look at a cache
-    /// before they need to know who asks).
-    pub async fn from_headers(
-        state: &crate::state::SharedState,
-        headers: &http::HeaderMap,
-    ) -> Self {
-        let Some(secret) = crate::auth::token::secret_from_headers(headers) else {
-            return TokenAuth(None);
-        };
-        TokenAuth(Some(match secret {
-            Ok(secret) => state.tokens.authenticate(&state.db, &secret).await,
-            Err(err) => Err(err),
-        }))
-    }
-}
+pub use crate::state::TokenAuth;

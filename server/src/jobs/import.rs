@@ -20,8 +20,9 @@ use crate::auth::sealed;
 use crate::db::entities::{
     jobs, package_versions, packages, repositories, source_packages, sources,
 };
-use crate::protocols::composer::{archive, prepare, version};
+use crate::formats::composer::{archive, version};
 use crate::services::audit::Actor;
+use crate::services::composer::prepare;
 use crate::services::packages as package_service;
 use crate::services::providers;
 use crate::services::sources::{provider_of, Provider};
@@ -554,7 +555,7 @@ impl Import<'_> {
             ))),
             Some(_) => Ok(()),
             None => {
-                if !crate::protocols::composer::metadata::is_valid_package_name(name) {
+                if !crate::formats::composer::metadata::is_valid_package_name(name) {
                     return Err(Outcome::Skipped(format!(
                         "\"{name}\" is not a valid package name"
                     )));

@@ -4,10 +4,10 @@
 //! with exponential backoff when the failure may pass (an unreachable host).
 //!
 //! The recurring maintenance job has its own row and claim (see
-//! [`crate::services::maintenance`]); this queue runs everything else.
+//! [`crate::jobs::maintenance`]); this queue runs everything else.
 
 pub mod import;
-pub mod supervisor;
+pub mod maintenance;
 
 use std::time::Duration;
 

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
 use crate::error::{Error, Result};
-use crate::http::TokenAuth;
+use crate::state::TokenAuth;
 
 /// The caller of a protocol route: anonymous without credentials, or the token's principal;
 /// credentials that are present but not good are refused.
@@ -237,10 +237,7 @@ pub async fn abandon_idle_uploads(
     next.run(request).await
 }
 
-/// Whether a body read failed because the client went quiet (see [`abandon_idle_uploads`]).
-pub fn body_went_idle(err: &(dyn std::error::Error + 'static)) -> bool {
-    caused_by::<tower_http::timeout::TimeoutError>(err)
-}
+pub use crate::error::{body_too_large, body_went_idle};
 
 /// The key an answer to a request is kept by: a SHA-256 of the parts that decide the
 /// answer (credentials, path, `Accept`), so a key is 64 characters however long the caller
@@ -271,16 +268,6 @@ pub async fn small_body(body: axum::body::Body) -> crate::error::Result<bytes::B
             crate::error::Error::body(&err)
         }
     })
-}
-
-/// Whether `axum::body::to_bytes` failed on its length limit.
-pub fn body_too_large(err: &(dyn std::error::Error + 'static)) -> bool {
-    caused_by::<http_body_util::LengthLimitError>(err)
-}
-
-/// Whether `E` is anywhere in the chain of sources of `err`.
-fn caused_by<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
-    std::iter::successors(Some(err), |err| err.source()).any(|err| err.is::<E>())
 }
 
 /// Middleware: an error answered to an upload (PUT, POST, PATCH) closes the connection.

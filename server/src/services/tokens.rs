@@ -20,8 +20,7 @@ use crate::db::entities::{
 };
 use crate::error::{is_unique_violation, Error, Result};
 
-pub const PERSONAL_PREFIX: &str = "pkpat-";
-pub const DEPLOY_PREFIX: &str = "pkdt-";
+pub use crate::auth::token::{scope_of, DEPLOY_PREFIX, PERSONAL_PREFIX};
 
 pub struct NewToken {
     pub name: String,
@@ -328,41 +327,6 @@ pub async fn create_deploy<C: ConnectionTrait + TransactionTrait>(
     .await?;
     txn.commit().await?;
     Ok(created)
-}
-
-/// Load a token's scope (coverage, package limit, roles).
-pub async fn scope_of(db: &impl ConnectionTrait, token: &tokens::Model) -> Result<TokenScope> {
-    let repository_ids = token_repositories::Entity::find()
-        .filter(token_repositories::Column::TokenId.eq(token.id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| r.repository_id)
-        .collect();
-    let package_names = token_package_names::Entity::find()
-        .filter(token_package_names::Column::TokenId.eq(token.id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| p.name)
-        .collect();
-    let roles = token_roles::Entity::find()
-        .filter(token_roles::Column::TokenId.eq(token.id))
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|r| r.role.parse().ok())
-        .collect();
-    Ok(TokenScope {
-        id: token.id,
-        name: token.name.clone(),
-        all_repositories: token.all_repositories,
-        repository_ids,
-        package_names,
-        roles,
-        expires_at: token.expires_at,
-        revoked: token.revoked_at.is_some(),
-    })
 }
 
 pub async fn list_personal(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<tokens::Model>> {

@@ -11,7 +11,7 @@ pub struct Model {
     pub display_name: Option<String>,
     pub provider: String,
     pub client_id: String,
-    /// Sealed with the secret key (see [`crate::auth::sealed`]); never sent to a client.
+    /// Sealed with the secret key (see `auth::sealed`); never sent to a client.
     pub client_secret_encrypted: String,
     /// The OIDC issuer, or the base URL of a self-hosted provider.
     pub issuer_url: Option<String>,

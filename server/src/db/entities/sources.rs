@@ -11,7 +11,7 @@ pub struct Model {
     pub provider: String,
     /// Empty for the provider's public service.
     pub base_url: String,
-    /// Sealed (see [`crate::auth::sealed`]); never sent to a client.
+    /// Sealed (see `auth::sealed`); never sent to a client.
     pub access_token_encrypted: Option<String>,
     /// Sealed; shown to administrators to configure webhooks.
     pub webhook_secret_encrypted: String,

@@ -3,9 +3,7 @@
 //! uploads — under `/composer/{repo}/` and the Packistry-compatible `/r/{repo}/`.
 //! Errors are plain text; anonymous callers of a private repository get a Basic challenge.
 
-pub mod archive;
-pub mod metadata;
-pub mod version;
+pub use crate::formats::composer::{archive, metadata, version};
 
 use std::net::SocketAddr;
 
@@ -15,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use bytes::Bytes;
-use chrono::DateTime;
 use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use packistry_shared::permissions::Permission;
@@ -26,7 +23,6 @@ use uuid::Uuid;
 
 use crate::db::entities::{package_versions, packages, repositories};
 use crate::error::{Error, Result};
-use crate::http::TokenAuth;
 use crate::protocols::{
     conditional, encode_segment, etag_matches, etag_of, http_date, not_modified_response,
     principal, reader_principal, tagged, PlainError,
@@ -35,8 +31,9 @@ use crate::services::access::{Access, PackageScope};
 use crate::services::audit::Actor;
 use crate::services::catalog::{self, DocumentKey, Filter, Listed};
 use crate::services::downloads::Downloader;
-use crate::services::packages::{self as package_service, NewVersion};
+use crate::services::packages as package_service;
 use crate::state::SharedState;
+use crate::state::TokenAuth;
 use crate::storage::StageError;
 
 use self::metadata::{is_valid_package_name, minify, version_entry, Dist};
@@ -47,16 +44,7 @@ const JSON: &str = "application/json";
 #[derive(Debug, Clone, Copy)]
 struct Mount(&'static str);
 
-/// Rendered p2 documents, keyed by package, its last change, dev or not, and prefix: a change
-/// to a package changes its `updated_at`, so stale entries are never read, on any replica.
-pub type MetadataCache = moka::future::Cache<(Uuid, i64, bool, &'static str), (Bytes, String)>;
-
-pub fn new_cache() -> MetadataCache {
-    moka::future::Cache::builder()
-        .max_capacity(64 * 1024 * 1024)
-        .weigher(|_, (body, _): &(Bytes, String)| body.len().try_into().unwrap_or(u32::MAX))
-        .build()
-}
+pub use crate::cache::{new_metadata_cache as new_cache, MetadataAnswer, MetadataCache};
 
 pub fn router() -> Router<SharedState> {
     let mut router = Router::new();
@@ -284,18 +272,6 @@ async fn kept_document(
     }
     let kept = catalog::document(&state.documents, key, build).await?;
     Ok(conditional(headers, JSON, kept.body, &etag, kept.built))
-}
-
-/// A p2 document as answered to a token or to nobody: kept briefly by the credentials and
-/// path of the request (see [`crate::state::ANSWER_TTL`]), so Composer's bursts of metadata
-/// requests are answered without authenticating each one again. Changes through this
-/// replica (uploads, deletes, grants, tokens) forget the answers at once.
-pub struct MetadataAnswer {
-    body: Bytes,
-    etag: String,
-    updated_at: DateTime<chrono::Utc>,
-    /// When the token that asked expires.
-    valid_until: Option<DateTime<chrono::Utc>>,
 }
 
 /// The request a p2 answer is kept by, or `None` when it is not kept: one carrying a browser
@@ -777,7 +753,7 @@ async fn receive(
             .await
             .map_err(Error::internal)?
             .map_err(|err| Error::bad_input(err.to_string()))?;
-    let new = prepare(
+    let new = crate::services::composer::prepare(
         package_name,
         contents,
         fields.version,
@@ -789,66 +765,4 @@ async fn receive(
         package_service::publish(&state.db, &state.blobs, &actor, access, repository, new).await;
     state.forget_packages();
     published
-}
-
-/// Check an inspected archive against the URL and turn it into a version to publish.
-pub fn prepare<'a>(
-    package_name: &'a str,
-    contents: archive::Contents,
-    version: Option<String>,
-    staged: &'a crate::storage::Staged,
-    overwrite: bool,
-) -> Result<NewVersion<'a>> {
-    let mut composer_json = contents.composer_json;
-    match composer_json.get("name").and_then(Value::as_str) {
-        None => {
-            return Err(Error::bad_input(
-                "composer.json has no \"name\"; it must be the package name of the URL",
-            ))
-        }
-        Some(name) if name != package_name => {
-            return Err(Error::bad_input(format!(
-            "composer.json names the package \"{name}\" but it is uploaded as \"{package_name}\""
-        )))
-        }
-        Some(_) => {}
-    }
-    let version = match version {
-        Some(version) => version,
-        None => composer_json
-            .get("version")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                Error::bad_input(
-                    "no version: send the field \"version\" or set \"version\" in composer.json",
-                )
-            })?,
-    };
-    let version = version.trim().to_owned();
-    let normalized =
-        version::normalize(&version).map_err(|err| Error::bad_input(err.to_string()))?;
-    if version.len() > 200 || (version.contains(['/', '\\']) && !version.starts_with("dev-")) {
-        return Err(Error::bad_input(format!("invalid version \"{version}\"")));
-    }
-    composer_json.insert("version".into(), version.clone().into());
-    let description = composer_json
-        .get("description")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .chars()
-        .take(1000)
-        .collect();
-    Ok(NewVersion {
-        package_name,
-        description,
-        version,
-        version_normalized: normalized,
-        metadata: Value::Object(composer_json),
-        readme: contents.readme,
-        file_name: "dist.zip".into(),
-        media_type: "application/zip",
-        file: staged,
-        overwrite,
-    })
 }

@@ -4,8 +4,7 @@
 //! Errors are plain text; anonymous callers of a private repository get a Basic challenge
 //! (Maven sends credentials only after one).
 
-pub mod metadata;
-pub mod path;
+pub use crate::formats::maven::{metadata, path};
 
 use std::net::SocketAddr;
 
@@ -27,7 +26,6 @@ use sha2::{Digest, Sha256, Sha512};
 use self::path::{is_snapshot, package_folders, Checksum, Coordinates, MavenPath, METADATA};
 use crate::db::entities::{blobs, package_versions, packages, repositories, version_files};
 use crate::error::{Error, Result};
-use crate::http::TokenAuth;
 use crate::protocols::{
     conditional, encode_segment, etag_of, http_date, reader_principal, PlainError,
 };
@@ -36,6 +34,7 @@ use crate::services::audit::Actor;
 use crate::services::downloads::Downloader;
 use crate::services::packages::{self as package_service, NewFile, WhenExists};
 use crate::state::SharedState;
+use crate::state::TokenAuth;
 use crate::storage::StageError;
 
 /// Largest checksum or client metadata body read.

@@ -854,23 +854,7 @@ fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
     })
 }
 
-/// A manifest as answered to a GET or HEAD: kept briefly by the credentials, path and
-/// `Accept` of the request (see [`crate::state::ANSWER_TTL`]), so a busy client's next
-/// request is answered without authenticating it again.
-#[derive(Clone)]
-pub struct ManifestAnswer {
-    media_type: HeaderValue,
-    digest: HeaderValue,
-    etag: HeaderValue,
-    size: u64,
-    /// Empty for a HEAD (whose answer is not kept).
-    body: Bytes,
-    package_id: Uuid,
-    /// Who asked (without an address: each request has its own).
-    who: Downloader,
-    /// When the token that asked expires.
-    valid_until: Option<chrono::DateTime<Utc>>,
-}
+pub use crate::cache::ManifestAnswer;
 
 impl ManifestAnswer {
     /// A GET of the manifest by `reference`, from `peer`: a pull of the image.
