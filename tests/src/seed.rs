@@ -39,7 +39,7 @@ pub fn description(i: usize) -> String {
 
 /// Its Composer type: every tenth is a `project`.
 pub fn kind(i: usize) -> &'static str {
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         "project"
     } else {
         "library"

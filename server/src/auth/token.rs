@@ -195,6 +195,46 @@ async fn load(db: &impl ConnectionTrait, hash: &str) -> Result<Option<Resolved>>
     }))
 }
 
+/// What every personal token's secret starts with.
+pub const PERSONAL_PREFIX: &str = "pkpat-";
+/// What every deploy token's secret starts with.
+pub const DEPLOY_PREFIX: &str = "pkdt-";
+
+/// Load a token's scope (coverage, package limit, roles).
+pub async fn scope_of(db: &impl ConnectionTrait, token: &tokens::Model) -> Result<TokenScope> {
+    let repository_ids = token_repositories::Entity::find()
+        .filter(token_repositories::Column::TokenId.eq(token.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.repository_id)
+        .collect();
+    let package_names = token_package_names::Entity::find()
+        .filter(token_package_names::Column::TokenId.eq(token.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    let roles = token_roles::Entity::find()
+        .filter(token_roles::Column::TokenId.eq(token.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|r| r.role.parse().ok())
+        .collect();
+    Ok(TokenScope {
+        id: token.id,
+        name: token.name.clone(),
+        all_repositories: token.all_repositories,
+        repository_ids,
+        package_names,
+        roles,
+        expires_at: token.expires_at,
+        revoked: token.revoked_at.is_some(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,44 +297,4 @@ mod tests {
             .unwrap()
             .is_err());
     }
-}
-
-/// What every personal token's secret starts with.
-pub const PERSONAL_PREFIX: &str = "pkpat-";
-/// What every deploy token's secret starts with.
-pub const DEPLOY_PREFIX: &str = "pkdt-";
-
-/// Load a token's scope (coverage, package limit, roles).
-pub async fn scope_of(db: &impl ConnectionTrait, token: &tokens::Model) -> Result<TokenScope> {
-    let repository_ids = token_repositories::Entity::find()
-        .filter(token_repositories::Column::TokenId.eq(token.id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| r.repository_id)
-        .collect();
-    let package_names = token_package_names::Entity::find()
-        .filter(token_package_names::Column::TokenId.eq(token.id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| p.name)
-        .collect();
-    let roles = token_roles::Entity::find()
-        .filter(token_roles::Column::TokenId.eq(token.id))
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|r| r.role.parse().ok())
-        .collect();
-    Ok(TokenScope {
-        id: token.id,
-        name: token.name.clone(),
-        all_repositories: token.all_repositories,
-        repository_ids,
-        package_names,
-        roles,
-        expires_at: token.expires_at,
-        revoked: token.revoked_at.is_some(),
-    })
 }
