@@ -162,7 +162,7 @@ PY
   done
   local hwm
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
-  printf '%s|server peak RSS (MiB)|rss|%s|||||\n' "$db" "$(python3 -c "print(round($hwm / 1024, 1))")" >>"$table"
+  printf '%s|server peak RSS (MiB)|rss|%s||||\n' "$db" "$(python3 -c "print(round($hwm / 1024, 1))")" >>"$table"
   kill "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
   server_pid=

@@ -15,6 +15,7 @@ mod m20261123_000010_sources;
 mod m20261123_000011_image_pulls;
 mod m20261202_000012_token_package_names;
 mod m20261207_000013_listing_scale;
+mod m20261207_000014_download_totals;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000011_image_pulls::Migration),
             Box::new(m20261202_000012_token_package_names::Migration),
             Box::new(m20261207_000013_listing_scale::Migration),
+            Box::new(m20261207_000014_download_totals::Migration),
         ]
     }
 }

@@ -97,8 +97,34 @@ fn fts_phrase(word: &str) -> String {
     format!("\"{}\"", word.replace('"', "\"\""))
 }
 
+/// Below this many packages a repository's search reads its own rows: the SQLite search
+/// index spans every repository, and a common word's matches in a big one would make a
+/// small one's search as slow as the big one's.
+const SCAN_BELOW: u64 = 2000;
+
+/// Where a search starts: the search index, or the repository's own rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    Index,
+    Scan,
+}
+
+async fn plan(db: &impl ConnectionTrait, repository_id: Uuid, filter: &Filter<'_>) -> Result<Plan> {
+    if db.get_database_backend() != DatabaseBackend::Sqlite || filter.words().next().is_none() {
+        return Ok(Plan::Index);
+    }
+    Ok(
+        if revision(db, repository_id).await?.package_count < SCAN_BELOW {
+            Plan::Scan
+        } else {
+            Plan::Index
+        },
+    )
+}
+
 fn select(
     backend: DatabaseBackend,
+    plan: Plan,
     repository_id: Uuid,
     listed: &Listed,
     filter: &Filter,
@@ -106,7 +132,7 @@ fn select(
     let mut query = packages::Entity::find();
     let words: Vec<String> = filter.words().collect();
     let indexed: Vec<&String> = words.iter().filter(|w| w.chars().count() >= 3).collect();
-    if backend == DatabaseBackend::Sqlite && !indexed.is_empty() {
+    if backend == DatabaseBackend::Sqlite && plan == Plan::Index && !indexed.is_empty() {
         // Start from the matches (the `+` keeps the planner off the repository index, which
         // would walk every package of the repository).
         let phrases: Vec<String> = indexed.iter().map(|w| fts_phrase(w)).collect();
@@ -215,7 +241,8 @@ pub async fn page(
     limit: u64,
 ) -> Result<Vec<packages::Model>> {
     let backend = db.get_database_backend();
-    let mut query = select(backend, repository_id, listed, filter);
+    let plan = plan(db, repository_id, filter).await?;
+    let mut query = select(backend, plan, repository_id, listed, filter);
     if let Some(after) = after {
         query = query.filter(packages::Column::Name.gt(after));
     }
@@ -241,7 +268,8 @@ pub async fn page_at(
         )));
     }
     let backend = db.get_database_backend();
-    let query = select(backend, repository_id, listed, filter);
+    let plan = plan(db, repository_id, filter).await?;
+    let query = select(backend, plan, repository_id, listed, filter);
     Ok(ordered(backend, query, filter)
         .offset(offset)
         .limit(limit.clamp(1, MAX_PAGE))
@@ -259,7 +287,14 @@ pub async fn count(
     if *listed == Listed::All && filter.is_empty() {
         return Ok(revision(db, repository_id).await?.package_count);
     }
-    let query = select(db.get_database_backend(), repository_id, listed, filter);
+    let plan = plan(db, repository_id, filter).await?;
+    let query = select(
+        db.get_database_backend(),
+        plan,
+        repository_id,
+        listed,
+        filter,
+    );
     Ok(query.count(db).await?)
 }
 
@@ -273,9 +308,10 @@ pub async fn each_name(
     mut each: impl FnMut(&str),
 ) -> Result<()> {
     let backend = db.get_database_backend();
+    let plan = plan(db, repository_id, filter).await?;
     let mut after: Option<String> = None;
     loop {
-        let mut query = select(backend, repository_id, listed, filter);
+        let mut query = select(backend, plan, repository_id, listed, filter);
         if let Some(after) = &after {
             query = query.filter(packages::Column::Name.gt(after.as_str()));
         }

@@ -18,7 +18,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, Se
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::db::entities::{downloads, image_pulls};
+use crate::db::entities::{download_totals, downloads, image_pulls};
 use crate::error::Result;
 
 /// How long a dist download stands for the same caller's later notification.
@@ -306,34 +306,28 @@ async fn per_day_of(
     Ok(days)
 }
 
-/// Total downloads per version.
+/// Total downloads per version (kept by the database in `download_totals`).
 pub async fn totals(
     db: &impl ConnectionTrait,
     version_ids: &[Uuid],
 ) -> Result<std::collections::HashMap<Uuid, i64>> {
-    #[derive(FromQueryResult)]
-    struct Row {
-        version_id: Uuid,
-        count: i64,
-    }
     use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
     let mut totals = std::collections::HashMap::new();
     for chunk in version_ids.chunks(crate::db::IN_CHUNK) {
-        let rows = downloads::Entity::find()
+        let rows: Vec<(Uuid, i64)> = download_totals::Entity::find()
             .select_only()
-            .column(downloads::Column::VersionId)
-            .column_as(downloads::Column::Id.count(), "count")
-            .filter(downloads::Column::VersionId.is_in(chunk.iter().copied()))
-            .group_by(downloads::Column::VersionId)
-            .into_model::<Row>()
+            .column(download_totals::Column::VersionId)
+            .column(download_totals::Column::Count)
+            .filter(download_totals::Column::VersionId.is_in(chunk.iter().copied()))
+            .into_tuple()
             .all(db)
             .await?;
-        totals.extend(rows.into_iter().map(|r| (r.version_id, r.count)));
+        totals.extend(rows);
     }
     Ok(totals)
 }
 
-/// Total downloads per package, over all its versions, counted by the database.
+/// Total downloads per package, over all its versions, from the kept totals.
 pub async fn package_totals(
     db: &impl ConnectionTrait,
     package_ids: &[Uuid],
@@ -354,14 +348,14 @@ pub async fn package_totals(
                 package_versions::Column::PackageId,
             ))
             .expr_as(
-                Expr::col((downloads::Entity, downloads::Column::Id)).count(),
+                Expr::cust("CAST(SUM(download_totals.count) AS BIGINT)"),
                 Alias::new("count"),
             )
-            .from(downloads::Entity)
+            .from(download_totals::Entity)
             .inner_join(
                 package_versions::Entity,
                 Expr::col((package_versions::Entity, package_versions::Column::Id))
-                    .equals((downloads::Entity, downloads::Column::VersionId)),
+                    .equals((download_totals::Entity, download_totals::Column::VersionId)),
             )
             .and_where(
                 Expr::col((

@@ -4,6 +4,7 @@
 pub mod audit_events;
 pub mod auth_sources;
 pub mod blobs;
+pub mod download_totals;
 pub mod downloads;
 pub mod group_members;
 pub mod groups;
