@@ -155,6 +155,24 @@ async fn lists_at_100000_packages_cost_a_page() {
     )
     .await;
     assert_eq!(found["total"], projects, "{found}");
+    // Whatever a search holds reaches the index as text, never as its query syntax.
+    for odd in [
+        "%22",
+        "%22%22%22",
+        "a%00b",
+        "NEAR(pkg1",
+        "pkg*",
+        "%5E%3A-+OR+AND",
+        "%F0%9F%93%A6",
+    ] {
+        let (status, found, _) = get(
+            &server,
+            &format!("/composer/big/search.json?q={odd}"),
+            &admin,
+        )
+        .await;
+        assert_eq!(status, 200, "{odd}: {found}");
+    }
     let (status, _, _) = get(
         &server,
         &format!("/composer/big/search.json?q={}", "x".repeat(201)),

@@ -71,11 +71,15 @@ impl Filter<'_> {
             && self.name_prefix.is_none()
     }
 
+    /// The search's words, lowercase, without control characters (nothing a name or a
+    /// description can hold, and nothing to hand the search index).
     fn words(&self) -> impl Iterator<Item = String> + '_ {
         self.search
             .unwrap_or_default()
             .split_whitespace()
-            .map(str::to_lowercase)
+            .map(|word| word.chars().filter(|c| !c.is_control()).collect::<String>())
+            .filter(|word| !word.is_empty())
+            .map(|word| word.to_lowercase())
     }
 }
 
