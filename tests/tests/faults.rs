@@ -456,9 +456,18 @@ async fn acknowledged_uploads_survive_sigkill_and_nothing_half_written_shows() {
     let acked = verify(&target, &ledger, "at the end").await;
     let sent = ledger.lock().unwrap().sent.len();
 
-    // The next maintenance passes leave no orphan: every blob file is named by a row, no
-    // cut-off copy or abandoned upload part remains. A replica killed during a pass holds
-    // maintenance up until its lease (a minute) runs out, so this may take that long.
+    let checked = no_orphans_after_maintenance(&env, &target, &ledger).await;
+    packistry_tests::report(&format!(
+        "faults: {KILLS} kills survived; {acked} of {sent} uploads acknowledged, all intact; \
+         {checked} blob files hash to their names; no orphans after maintenance"
+    ));
+}
+
+/// The next maintenance passes leave no orphan: every blob file is named by a row, no
+/// cut-off copy, file set aside or abandoned upload part remains, and what was acknowledged
+/// is still whole. A replica killed during a pass holds maintenance up until its lease (a
+/// minute) runs out, so this may take that long. The blob files checked.
+async fn no_orphans_after_maintenance(env: &TestEnv, target: &Target, ledger: &Shared) -> usize {
     let db = sea_orm::Database::connect(env.database_url())
         .await
         .unwrap();
@@ -510,10 +519,100 @@ async fn acknowledged_uploads_survive_sigkill_and_nothing_half_written_shows() {
         files_under(&data.join("blobs/trash")).is_empty(),
         "files set aside remain"
     );
-    let checked = blobs_hash_to_their_names(&env, "at the end");
-    verify(&target, &ledger, "after maintenance").await;
+    let checked = blobs_hash_to_their_names(env, "at the end");
+    verify(target, ledger, "after maintenance").await;
+    checked
+}
+
+/// Kills aimed inside garbage-collection passes: each round stores garbage (blobs no
+/// manifest uses), waits until a pass begins collecting, and kills the server a few
+/// milliseconds later. A kept image stays whole through every kill, every blob file hashes
+/// to its name, and the passes after the last kill leave no orphan.
+#[tokio::test]
+async fn a_kill_inside_garbage_collection_loses_nothing_and_leaves_nothing() {
+    const ROUNDS: u64 = 2;
+    let env = TestEnv::new()
+        .with_env("PACKISTRY_MAINTENANCE_INTERVAL_SECONDS", "1")
+        .with_env("PACKISTRY_GC_GRACE_SECONDS", "0")
+        .with_env(
+            "PACKISTRY_LOG",
+            "info,packistry_server::jobs::maintenance=debug",
+        );
+    env.cli_ok(&["repo", "create", "img", "--format", "container"]);
+    let token = env.admin_token("root@example.com");
+    let ledger: Shared = Arc::default();
+    let mut server = env.start();
+    let target = |server: &TestServer| Target {
+        base: server.base_url.clone(),
+        token: token.clone(),
+    };
+
+    // The image kept throughout: tagged, so no pass may take any of it.
+    let kept = target(&server);
+    let config = br#"{"architecture":"amd64","os":"linux","created":"kept"}"#.to_vec();
+    let layer = b"the kept layer ".repeat(300);
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256_digest(&config), "size": config.len() },
+        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha256_digest(&layer), "size": layer.len() }],
+    })
+    .to_string();
+    let index = record(
+        &ledger,
+        Sent::Image {
+            name: "img/kept".into(),
+            tag: "v1".into(),
+            manifest: manifest.clone(),
+            blobs: vec![config.clone(), layer.clone()],
+        },
+    );
+    for bytes in [&config, &layer] {
+        push_blob(&kept, "img/kept", bytes, false)
+            .await
+            .expect("pushed");
+    }
+    let response = client()
+        .put(kept.url("/v2/img/kept/manifests/v1"))
+        .basic_auth("token", Some(&token))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    ack(&ledger, index);
+
+    for round in 0..ROUNDS {
+        let now = target(&server);
+        for n in 0..40 {
+            let garbage = format!("garbage {round} {n} ").repeat(100).into_bytes();
+            push_blob(&now, "img/garbage", &garbage, false)
+                .await
+                .expect("garbage pushed");
+        }
+        // A pass that begins after the garbage is there collects it: kill it as it does.
+        let begun = server.logs().matches("collecting garbage").count();
+        let waited = std::time::Instant::now();
+        while server.logs().matches("collecting garbage").count() <= begun {
+            assert!(
+                waited.elapsed() < Duration::from_secs(90),
+                "no maintenance pass began: {}",
+                server.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(round * 5)).await;
+        kill(&server);
+        drop(server);
+        server = env.start();
+        let when = format!("after the kill in garbage collection {}", round + 1);
+        verify(&target(&server), &ledger, &when).await;
+        blobs_hash_to_their_names(&env, &when);
+    }
+    let now = target(&server);
+    no_orphans_after_maintenance(&env, &now, &ledger).await;
     packistry_tests::report(&format!(
-        "faults: {KILLS} kills survived; {acked} of {sent} uploads acknowledged, all intact; \
-         {checked} blob files hash to their names; no orphans after maintenance"
+        "faults: {ROUNDS} kills inside garbage collection; the kept image intact, no orphans after"
     ));
 }

@@ -221,6 +221,7 @@ pub async fn run(state: &SharedState) -> Result<Report> {
             .all(db)
             .await?,
     );
+    tracing::debug!(images = images.len(), "maintenance: collecting garbage");
     for image in images {
         collect_image(state, image, grace, &mut report).await?;
     }
