@@ -989,6 +989,21 @@ async fn lists_page_and_refuse_what_they_cannot_page() {
     )
     .await;
     assert_eq!(status, 400);
+    // Wildcards are bounded: each may try every position of every name.
+    let (status, body) = get(
+        &server,
+        &format!("/composer/libs/list.json?filter={}", "a*".repeat(9)),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = get(
+        &server,
+        &format!("/composer/libs/list.json?filter={}", "a*".repeat(8)),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, 200);
 
     // list.json filters by wildcard; its wildcards are the only ones.
     let (_, body) = get(

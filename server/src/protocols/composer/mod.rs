@@ -384,6 +384,7 @@ const SEARCH_PAGE_MAX: u64 = 100;
 /// The longest search and filter accepted.
 const MAX_QUERY: usize = 200;
 const MAX_FILTER: usize = 255;
+const MAX_WILDCARDS: usize = 8;
 
 /// `search.json`: a page of the packages whose name or description holds every word of `q`
 /// (any type, or `type`), by name, with `total` and the URL of the `next` page.
@@ -484,6 +485,12 @@ async fn list(
             "filter: a filter or type is at most {MAX_FILTER} characters"
         ))
         .into());
+    }
+    // Each `*` may try every position of a name against the rest of the pattern.
+    if query.filter.matches('*').count() > MAX_WILDCARDS {
+        return Err(
+            Error::bad_input(format!("filter: at most {MAX_WILDCARDS} wildcards (*)")).into(),
+        );
     }
     let revision = catalog::revision(&state.db, repository.id).await?;
     let key = DocumentKey::new(
