@@ -195,6 +195,17 @@ async fn push_blob(target: &Target, name: &str, bytes: &[u8], chunked: bool) -> 
     Some(())
 }
 
+/// An OCI image manifest of one config and one layer.
+fn image_manifest(config: &[u8], layer: &[u8]) -> String {
+    json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256_digest(config), "size": config.len() },
+        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha256_digest(layer), "size": layer.len() }],
+    })
+    .to_string()
+}
+
 async fn image_worker(target: Arc<Target>, ledger: Shared, cycle: u64, chunked: bool) {
     let image = if chunked { "chunked" } else { "mono" };
     let name = format!("img/{image}");
@@ -204,13 +215,7 @@ async fn image_worker(target: Arc<Target>, ledger: Shared, cycle: u64, chunked: 
         let layer = format!("layer {image} {cycle} {n} ")
             .repeat(200)
             .into_bytes();
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256_digest(&config), "size": config.len() },
-            "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha256_digest(&layer), "size": layer.len() }],
-        })
-        .to_string();
+        let manifest = image_manifest(&config, &layer);
         let tag = format!("v{cycle}-{n}");
         let index = record(
             &ledger,
@@ -551,13 +556,7 @@ async fn a_kill_inside_garbage_collection_loses_nothing_and_leaves_nothing() {
     let kept = target(&server);
     let config = br#"{"architecture":"amd64","os":"linux","created":"kept"}"#.to_vec();
     let layer = b"the kept layer ".repeat(300);
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256_digest(&config), "size": config.len() },
-        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha256_digest(&layer), "size": layer.len() }],
-    })
-    .to_string();
+    let manifest = image_manifest(&config, &layer);
     let index = record(
         &ledger,
         Sent::Image {
