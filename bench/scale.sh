@@ -13,6 +13,7 @@
 #   BENCH_DURATION=5s                   each wrk run (4 connections, kept alive); each
 #                                      row runs small, big, big, small and averages
 #   BENCH_PACKAGES=100000               the big repository's size
+#   BENCH_ROWS=search                   only the rows whose name holds this (default: all)
 #
 # Everything listens on 127.0.0.1 only and stops by itself.
 set -euo pipefail
@@ -145,6 +146,7 @@ PY
   local row name goal path lua header
   for row in "${rows[@]}"; do
     IFS='|' read -r name goal path lua header <<<"$row"
+    [[ -z "${BENCH_ROWS:-}" || "$name" == *"$BENCH_ROWS"* ]] || continue
     declare -A p50=() p99=()
     local errors=0 repo
     for repo in small big big small; do

@@ -16,6 +16,7 @@ mod m20261123_000011_image_pulls;
 mod m20261202_000012_token_package_names;
 mod m20261207_000013_listing_scale;
 mod m20261207_000014_download_totals;
+mod m20261207_000015_search_walk;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_token_package_names::Migration),
             Box::new(m20261207_000013_listing_scale::Migration),
             Box::new(m20261207_000014_download_totals::Migration),
+            Box::new(m20261207_000015_search_walk::Migration),
         ]
     }
 }

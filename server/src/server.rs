@@ -50,6 +50,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, ConfigError> {
         downloads: Default::default(),
         composer_cache: crate::cache::new_metadata_cache(),
         documents: crate::services::catalog::new_document_cache(),
+        search_counts: crate::services::catalog::new_count_cache(),
         grants_cache: crate::services::access::new_grants_cache(),
         package_cache: crate::state::hot_cache(),
         manifest_cache: crate::state::hot_cache(),

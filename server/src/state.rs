@@ -30,6 +30,8 @@ pub struct AppState {
     /// Documents naming every package of a repository (see
     /// [`crate::services::catalog::DocumentCache`]).
     pub documents: crate::services::catalog::DocumentCache,
+    /// Counts of searched lists (see [`crate::services::catalog::CountCache`]).
+    pub search_counts: crate::services::catalog::CountCache,
     /// Users' grants for the protocol routes (see [`crate::services::access::GrantsCache`]).
     pub grants_cache: crate::services::access::GrantsCache,
     /// Repositories by name for the protocol routes, for [`crate::auth::token::CACHE_TTL`];

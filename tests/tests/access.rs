@@ -463,6 +463,57 @@ async fn repositories_and_grants_follow_the_role_table() {
             "{action} missing from {actions:?}"
         );
     }
+    // Pages of two follow each other by cursor, newest first, none twice, none missed.
+    let mut paged: Vec<Value> = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let page = graphql(
+            &server,
+            "query($after: String) { auditEvents(first: 2, after: $after) { edges { cursor node { action createdAt } } pageInfo { hasNextPage } } }",
+            json!({ "after": after }),
+            Some(&root),
+            false,
+        )
+        .await;
+        let connection = &page.data()["auditEvents"];
+        let edges = connection["edges"].as_array().unwrap();
+        assert!(edges.len() <= 2);
+        paged.extend(edges.iter().map(|e| e["node"].clone()));
+        if connection["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = edges.last().unwrap()["cursor"].clone();
+    }
+    let all = graphql(
+        &server,
+        "{ auditEvents(first: 100) { edges { node { action createdAt } } } }",
+        json!({}),
+        Some(&root),
+        false,
+    )
+    .await;
+    let all: Vec<Value> = all.data()["auditEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    assert!(all.len() > 4, "{all:?}");
+    assert_eq!(paged, all);
+    let times: Vec<&str> = all
+        .iter()
+        .map(|e| e["createdAt"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    let bad = graphql(
+        &server,
+        "{ auditEvents(first: 2, after: \"bm90LWEtY3Vyc29y\") { edges { cursor } } }",
+        json!({}),
+        Some(&root),
+        false,
+    )
+    .await;
+    assert_eq!(bad.error_code(), Some("BAD_USER_INPUT"));
 }
 
 #[tokio::test]
@@ -547,6 +598,20 @@ async fn the_last_admin_stays_admin_and_only_admins_manage_users() {
         "dev@example.com"
     );
     assert_eq!(users.data()["users"]["pageInfo"]["hasNextPage"], true);
+    let cursor = users.data()["users"]["edges"][0]["cursor"].clone();
+    let next = graphql(
+        &server,
+        "query($after: String) { users(first: 1, search: \"EXAMPLE\", after: $after) { edges { node { email } } } }",
+        json!({ "after": cursor }),
+        Some(&root),
+        false,
+    )
+    .await;
+    assert_eq!(
+        next.data()["users"]["edges"][0]["node"]["email"],
+        "root@example.com",
+        "the page after dev@ (searches ignore case)"
+    );
     let created = graphql(&server, "mutation { createUser(input: { email: \"new@example.com\", globalRole: DEVELOPER, password: \"short\" }) { email } }", json!({}), Some(&root), true).await;
     assert_eq!(created.error_code(), Some("BAD_USER_INPUT"));
     // Nothing was half written: the user does not exist.

@@ -70,6 +70,10 @@ pub enum Principal {
     DeployToken {
         token: TokenScope,
     },
+    /// The server's operator at its command line (`packistry repo …`, `user …`): holds
+    /// every permission, as whoever runs the binary holds the database anyway. Made only
+    /// by [`crate::services::access::Access::system`]; no request becomes it.
+    System,
 }
 
 impl Principal {
@@ -77,7 +81,7 @@ impl Principal {
     pub fn user(&self) -> Option<&UserPrincipal> {
         match self {
             Principal::Session { user, .. } | Principal::PersonalToken { user, .. } => Some(user),
-            Principal::Anonymous | Principal::DeployToken { .. } => None,
+            Principal::Anonymous | Principal::DeployToken { .. } | Principal::System => None,
         }
     }
 
@@ -96,7 +100,7 @@ impl Principal {
     /// permitted); a deploy token or anonymous caller never.
     pub fn acts_for_account(&self) -> bool {
         match self {
-            Principal::Session { .. } => true,
+            Principal::Session { .. } | Principal::System => true,
             Principal::PersonalToken { token, .. } => token.is_unrestricted(),
             Principal::Anonymous | Principal::DeployToken { .. } => false,
         }
@@ -115,6 +119,7 @@ impl Principal {
                     Some(GlobalRole::User)
                 }
             }
+            Principal::System => Some(GlobalRole::Admin),
             Principal::Anonymous | Principal::DeployToken { .. } => None,
         }
     }
@@ -132,6 +137,7 @@ impl Principal {
                 format!("{} (token {})", user.email, token.name)
             }
             Principal::DeployToken { token } => format!("deploy token {}", token.name),
+            Principal::System => "cli".into(),
         }
     }
 }

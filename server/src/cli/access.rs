@@ -6,6 +6,7 @@ use clap::{ArgGroup, Args, Subcommand};
 use packistry_shared::{Format, RepositoryRole, Visibility};
 use sea_orm::DatabaseConnection;
 
+use crate::services::access::Access;
 use crate::services::audit::Actor;
 use crate::services::repositories::{self, GranteeName, NewRepository};
 use crate::services::tokens::{self, NewToken};
@@ -187,7 +188,7 @@ pub async fn repo(db: &DatabaseConnection, command: RepoCommand) -> anyhow::Resu
             let repository = repositories::create(
                 db,
                 &Actor::cli(),
-                None,
+                &Access::system(),
                 NewRepository {
                     name,
                     format,
@@ -209,7 +210,7 @@ pub async fn grant(db: &DatabaseConnection, args: GrantArgs) -> anyhow::Result<(
     repositories::grant(
         db,
         &Actor::cli(),
-        None,
+        &Access::system(),
         &args.repository,
         args.grantee.name(),
         args.role,
@@ -223,7 +224,7 @@ pub async fn revoke(db: &DatabaseConnection, args: RevokeArgs) -> anyhow::Result
     repositories::revoke(
         db,
         &Actor::cli(),
-        None,
+        &Access::system(),
         &args.repository,
         args.grantee.name(),
     )
@@ -235,7 +236,7 @@ pub async fn revoke(db: &DatabaseConnection, args: RevokeArgs) -> anyhow::Result
 pub async fn group(db: &DatabaseConnection, command: GroupCommand) -> anyhow::Result<()> {
     match command {
         GroupCommand::Create { name } => {
-            groups::create(db, &Actor::cli(), None, &name).await?;
+            groups::create(db, &Actor::cli(), &Access::system(), &name).await?;
             eprintln!("created group {name}");
         }
         GroupCommand::AddMember {
@@ -243,7 +244,15 @@ pub async fn group(db: &DatabaseConnection, command: GroupCommand) -> anyhow::Re
             user,
             maintainer,
         } => {
-            groups::set_member(db, &Actor::cli(), None, &name, &user, maintainer).await?;
+            groups::set_member(
+                db,
+                &Actor::cli(),
+                &Access::system(),
+                &name,
+                &user,
+                maintainer,
+            )
+            .await?;
             eprintln!(
                 "{user} is now a {} of {name}",
                 if maintainer { "maintainer" } else { "member" }
@@ -267,7 +276,7 @@ pub async fn token(db: &DatabaseConnection, command: TokenCommand) -> anyhow::Re
             let created = tokens::create_personal(
                 db,
                 &Actor::cli(),
-                None,
+                &Access::system(),
                 owner.id,
                 &owner.email,
                 NewToken {
@@ -291,7 +300,7 @@ pub async fn token(db: &DatabaseConnection, command: TokenCommand) -> anyhow::Re
             let created = tokens::create_deploy(
                 db,
                 &Actor::cli(),
-                None,
+                &Access::system(),
                 NewToken {
                     name,
                     repositories: Some(repository),
@@ -309,7 +318,7 @@ pub async fn token(db: &DatabaseConnection, command: TokenCommand) -> anyhow::Re
                 None => None,
             };
             let found = tokens::find_by_name(db, &name, owner).await?;
-            tokens::revoke(db, &Actor::cli(), None, found.id).await?;
+            tokens::revoke(db, &Actor::cli(), &Access::system(), found.id).await?;
             eprintln!("revoked token {name}");
         }
     }

@@ -3,3 +3,4 @@
 
 pub mod composer;
 pub mod maven;
+pub mod oci;

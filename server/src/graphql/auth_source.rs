@@ -8,9 +8,8 @@ use uuid::Uuid;
 use super::context::Call;
 use super::types::{GlobalRole, RepositoryRole};
 use crate::auth::sso::Provider;
-use sea_orm::EntityTrait;
 
-use crate::db::entities::{auth_sources, repositories};
+use crate::db::entities::auth_sources;
 use crate::error::Error;
 use crate::services::auth_sources::{self as service, SourceInput};
 
@@ -154,9 +153,8 @@ async fn to_api(call: &Call<'_>, source: &auth_sources::Model) -> Result<AuthSou
     let mut repository_grants = Vec::new();
     for grant in service::grants_of(source) {
         // A repository deleted since is passed over.
-        let Some(repository) = repositories::Entity::find_by_id(grant.repository_id)
-            .one(&call.state.db)
-            .await?
+        let Some(repository) =
+            crate::services::repositories::find_by_id(&call.state.db, grant.repository_id).await?
         else {
             continue;
         };

@@ -76,7 +76,7 @@ impl GroupMutation {
         call.require_account()?;
         let access = call.access().await?;
         Ok(Group::from(
-            &service::create(&call.state.db, &call.actor(), Some(&access), &name).await?,
+            &service::create(&call.state.db, &call.actor(), &access, &name).await?,
         ))
     }
 
@@ -90,14 +90,7 @@ impl GroupMutation {
         call.require_account()?;
         let access = call.access().await?;
         Ok(Group::from(
-            &service::rename(
-                &call.state.db,
-                &call.actor(),
-                Some(&access),
-                &name,
-                &new_name,
-            )
-            .await?,
+            &service::rename(&call.state.db, &call.actor(), &access, &name, &new_name).await?,
         ))
     }
 
@@ -105,7 +98,7 @@ impl GroupMutation {
         let call = Call::of(ctx)?;
         call.require_account()?;
         let access = call.access().await?;
-        service::delete(&call.state.db, &call.actor(), Some(&access), &name).await?;
+        service::delete(&call.state.db, &call.actor(), &access, &name).await?;
         call.state.forget_access_caches();
         Ok(true)
     }
@@ -124,7 +117,7 @@ impl GroupMutation {
         service::set_member(
             &call.state.db,
             &call.actor(),
-            Some(&access),
+            &access,
             &name,
             &email,
             maintainer,
@@ -143,7 +136,7 @@ impl GroupMutation {
         let call = Call::of(ctx)?;
         call.require_account()?;
         let access = call.access().await?;
-        service::remove_member(&call.state.db, &call.actor(), Some(&access), &name, &email).await?;
+        service::remove_member(&call.state.db, &call.actor(), &access, &name, &email).await?;
         call.state.forget_access_caches();
         Ok(true)
     }

@@ -11,6 +11,7 @@ use tokio::io::AsyncReadExt;
 use uuid::Uuid;
 
 use super::context::Call;
+use super::types::{cursor, cursor_key, page_size};
 use crate::db::entities::{package_versions, packages, repositories};
 use crate::error::Error;
 use crate::formats::composer::{archive, version};
@@ -194,25 +195,13 @@ async fn blob_json(state: &SharedState, sha256: &str) -> Option<Value> {
 impl Package {
     /// Container images: their tags, newest first (empty for other formats).
     async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<ImageTag>> {
-        use crate::db::entities::{oci_blobs, oci_manifests, oci_tags};
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         let call = Call::of(ctx)?;
-        let db = &call.state.db;
-        let tags = oci_tags::Entity::find()
-            .filter(oci_tags::Column::PackageId.eq(self.package_id))
-            .all(db)
-            .await?;
+        let (tags, manifests, blobs) =
+            crate::services::images::contents(&call.state.db, self.package_id).await?;
         if tags.is_empty() {
             return Ok(Vec::new());
         }
-        let manifests = oci_manifests::Entity::find()
-            .filter(oci_manifests::Column::PackageId.eq(self.package_id))
-            .all(db)
-            .await?;
-        let blob_sizes: HashMap<String, (i64, String)> = oci_blobs::Entity::find()
-            .filter(oci_blobs::Column::PackageId.eq(self.package_id))
-            .all(db)
-            .await?
+        let blob_sizes: HashMap<String, (i64, String)> = blobs
             .into_iter()
             .map(|b| (b.digest, (b.size, b.blob_sha256)))
             .collect();
@@ -514,24 +503,12 @@ async fn readable(
     }
 }
 
-/// The most packages one page holds, and the longest search.
-const PACKAGE_PAGE: i32 = 100;
+/// The longest search.
 const MAX_SEARCH: usize = 200;
 
 /// A cursor names the package it follows: opaque to clients, stable across changes.
 fn package_cursor(name: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("package:{name}"))
-}
-
-fn package_cursor_name(cursor: &str) -> Result<String, Error> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix("package:").map(str::to_owned))
-        .ok_or_else(|| Error::bad_input("after: not a cursor from this list"))
+    cursor("package", name)
 }
 
 /// The size of a package list, counted only when asked for.
@@ -550,7 +527,14 @@ impl PackageTotal {
             search: self.search.as_deref(),
             ..Filter::default()
         };
-        Ok(catalog::count(&call.state.db, self.repository_id, &self.listed, &filter).await?)
+        Ok(catalog::count(
+            &call.state.db,
+            &call.state.search_counts,
+            self.repository_id,
+            &self.listed,
+            &filter,
+        )
+        .await?)
     }
 }
 
@@ -585,22 +569,41 @@ impl PackageQuery {
                 Error::bad_input(format!("search: at most {MAX_SEARCH} characters")).into(),
             );
         }
-        let limit = first.unwrap_or(20).clamp(1, PACKAGE_PAGE) as u64;
-        let after = after.as_deref().map(package_cursor_name).transpose()?;
+        let limit = page_size(first);
+        let after = after
+            .as_deref()
+            .map(|after| cursor_key("package", after))
+            .transpose()?;
         let filter = Filter {
             search: search.as_deref(),
             ..Filter::default()
         };
-        // One more than asked tells whether a next page exists.
-        let mut rows = catalog::page(
-            &call.state.db,
-            repository.id,
-            &listed,
-            &filter,
-            after.as_deref(),
-            limit + 1,
-        )
-        .await?;
+        // One more than asked tells whether a next page exists. A search counts its
+        // matches first (kept for the total): the count decides how the page is read.
+        let start = catalog::Start::After(after.as_deref());
+        let mut rows = if search.is_some() {
+            catalog::search(
+                &call.state.db,
+                &call.state.search_counts,
+                repository.id,
+                &listed,
+                &filter,
+                start,
+                limit + 1,
+            )
+            .await?
+            .0
+        } else {
+            catalog::page(
+                &call.state.db,
+                repository.id,
+                &listed,
+                &filter,
+                start,
+                limit + 1,
+            )
+            .await?
+        };
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         let objects = package_objects(call.state, &repository, &rows).await?;
@@ -783,8 +786,6 @@ impl PackageMutation {
         image: String,
         tag: String,
     ) -> Result<bool> {
-        use crate::db::entities::oci_tags;
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         let call = Call::of(ctx)?;
         let access = call.access().await?;
         let (repository, package) = readable(call.state, &access, &repository, &image).await?;
@@ -794,26 +795,17 @@ impl PackageMutation {
             &[Permission::Administer],
         )?;
         crate::services::packages::deletes_allowed(&repository)?;
-        let deleted = oci_tags::Entity::delete_many()
-            .filter(oci_tags::Column::PackageId.eq(package.id))
-            .filter(oci_tags::Column::Name.eq(tag.as_str()))
-            .exec(&call.state.db)
-            .await?;
-        if deleted.rows_affected == 0 {
-            return Err(Error::not_found(format!("{image} has no tag {tag}")).into());
-        }
-        crate::services::audit::record(
+        let deleted = crate::services::images::delete_tag(
             &call.state.db,
+            &package,
+            &tag,
             &call.actor(),
-            "tag.delete",
-            crate::services::audit::Target {
-                kind: "image",
-                id: Some(package.id.to_string()),
-                name: &package.name,
-            },
-            serde_json::json!({ "repository": repository.name, "tag": tag }),
+            &repository.name,
         )
         .await?;
+        if !deleted {
+            return Err(Error::not_found(format!("{image} has no tag {tag}")).into());
+        }
         call.state.forget_packages();
         Ok(true)
     }

@@ -238,7 +238,7 @@ impl RepositoryMutation {
         let row = service::create(
             &call.state.db,
             &call.actor(),
-            Some(&access),
+            &access,
             NewRepository {
                 name: input.name,
                 format: input.format.into(),
@@ -303,7 +303,7 @@ impl RepositoryMutation {
         service::grant(
             &call.state.db,
             &call.actor(),
-            Some(&access),
+            &access,
             &repository,
             grantee.name()?,
             role.into(),
@@ -325,7 +325,7 @@ impl RepositoryMutation {
         service::revoke(
             &call.state.db,
             &call.actor(),
-            Some(&access),
+            &access,
             &repository,
             grantee.name()?,
         )

@@ -3,12 +3,11 @@
 
 use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use sea_orm::EntityTrait;
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::context::Call;
-use crate::db::entities::{jobs, repositories, source_packages, sources};
+use crate::db::entities::{jobs, source_packages, sources};
 use crate::error::Error;
 use crate::jobs::{self as queue, import};
 use crate::services::repositories as repository_service;
@@ -180,10 +179,8 @@ fn source_object(call: &Call<'_>, source: &sources::Model) -> Result<Source> {
 
 async fn imported_object(call: &Call<'_>, row: &source_packages::Model) -> Result<ImportedPackage> {
     let db = &call.state.db;
-    let source = sources::Entity::find_by_id(row.source_id).one(db).await?;
-    let repository = repositories::Entity::find_by_id(row.repository_id)
-        .one(db)
-        .await?;
+    let source = service::find_by_id(db, row.source_id).await?;
+    let repository = crate::services::repositories::find_by_id(db, row.repository_id).await?;
     Ok(ImportedPackage {
         id: ID(row.id.to_string()),
         source: source.map(|s| s.name).unwrap_or_default(),

@@ -30,13 +30,8 @@ pub struct Token {
 
 pub(super) async fn token_view(call: &Call<'_>, row: &tokens::Model) -> Result<Token, Error> {
     let scope = service::scope_of(&call.state.db, row).await?;
-    let names = crate::db::entities::repositories::Entity::find()
-        .filter(crate::db::entities::repositories::Column::Id.is_in(scope.repository_ids.clone()))
-        .all(&call.state.db)
-        .await?
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let names =
+        crate::services::repositories::names_of(&call.state.db, &scope.repository_ids).await?;
     Ok(Token {
         id: ID(row.id.to_string()),
         name: row.name.clone(),
@@ -55,8 +50,6 @@ pub(super) async fn token_view(call: &Call<'_>, row: &tokens::Model) -> Result<T
         created_at: row.created_at,
     })
 }
-
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// A new token and its secret: shown this once, never again.
 #[derive(SimpleObject)]
@@ -135,7 +128,7 @@ impl TokenMutation {
         let created = service::create_personal(
             &call.state.db,
             &call.actor(),
-            Some(&access),
+            &access,
             user.id,
             &user.email,
             NewToken {
@@ -165,7 +158,7 @@ impl TokenMutation {
         let created = service::create_deploy(
             &call.state.db,
             &call.actor(),
-            Some(&access),
+            &access,
             NewToken {
                 name: input.name,
                 repositories: Some(input.repositories),
@@ -193,7 +186,7 @@ impl TokenMutation {
             call.require_account()?;
         }
         let access = call.access().await?;
-        let row = service::revoke(&call.state.db, &call.actor(), Some(&access), id).await?;
+        let row = service::revoke(&call.state.db, &call.actor(), &access, id).await?;
         call.state.forget_tokens();
         Ok(token_view(&call, &row).await?)
     }

@@ -91,34 +91,49 @@ impl From<GlobalRole> for packistry_shared::GlobalRole {
     }
 }
 
-const MAX_PAGE: usize = 100;
+/// The most items one page of a connection holds.
+const MAX_PAGE: i32 = 100;
 
-pub fn page_bounds(first: Option<i32>, after: Option<String>) -> Result<(u64, u64), Error> {
-    let limit = first.unwrap_or(20).clamp(1, MAX_PAGE as i32) as u64;
-    let offset = match after {
-        Some(cursor) => {
-            cursor
-                .parse::<u64>()
-                .map_err(|_| Error::bad_input("after: not a cursor from this list"))?
-                + 1
-        }
-        None => 0,
-    };
-    Ok((offset, limit))
+/// Items per page of a connection: `first`, 20 when absent, at most [`MAX_PAGE`].
+pub fn page_size(first: Option<i32>) -> u64 {
+    first.unwrap_or(20).clamp(1, MAX_PAGE) as u64
 }
 
-pub fn connection<T: async_graphql::OutputType>(
-    items: Vec<T>,
-    offset: u64,
-    total: u64,
+/// An opaque cursor naming the item whose sort key is `key` in a list of `kind`.
+pub fn cursor(kind: &str, key: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{key}"))
+}
+
+/// The sort key a cursor of [`cursor`] names, or the error for one from another list.
+pub fn cursor_key(kind: &str, cursor: &str) -> Result<String, Error> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| {
+            text.strip_prefix(kind)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .map(str::to_owned)
+        })
+        .ok_or_else(|| Error::bad_input("after: not a cursor from this list"))
+}
+
+/// A page read one longer than `limit` (the extra item tells a next page exists) as a
+/// connection whose cursors `cursor_of` makes.
+pub fn keyset_connection<T: async_graphql::OutputType>(
+    mut items: Vec<T>,
+    limit: u64,
+    after: bool,
+    cursor_of: impl Fn(&T) -> String,
 ) -> Connection<String, T, EmptyFields, EmptyFields> {
-    let count = items.len() as u64;
-    let mut connection = Connection::new(offset > 0, offset + count < total);
-    connection.edges.extend(
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| Edge::new((offset + i as u64).to_string(), item)),
-    );
+    let has_next = items.len() as u64 > limit;
+    items.truncate(limit as usize);
+    let mut connection = Connection::new(after, has_next);
+    connection.edges.extend(items.into_iter().map(|item| {
+        let cursor = cursor_of(&item);
+        Edge::new(cursor, item)
+    }));
     connection
 }

@@ -3,12 +3,11 @@
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::context::Call;
-use super::types::{connection, page_bounds, GlobalRole, User};
-use crate::db::entities::audit_events;
+use super::types::{cursor, cursor_key, keyset_connection, page_size, GlobalRole, User};
 use crate::error::Error;
+use crate::services::audit;
 use crate::services::users::{self as service, NewUser};
 
 #[derive(InputObject)]
@@ -47,12 +46,23 @@ impl UserQuery {
     ) -> Result<Connection<String, User, EmptyFields, EmptyFields>> {
         let call = Call::of(ctx)?;
         call.require_admin()?;
-        let (offset, limit) = page_bounds(first, after)?;
-        let (rows, total) = service::page(&call.state.db, search.as_deref(), offset, limit).await?;
-        Ok(connection(
+        let limit = page_size(first);
+        let after = after
+            .as_deref()
+            .map(|c| cursor_key("user", c))
+            .transpose()?;
+        let rows = service::page(
+            &call.state.db,
+            search.as_deref(),
+            after.as_deref(),
+            limit + 1,
+        )
+        .await?;
+        Ok(keyset_connection(
             rows.iter().map(User::from).collect(),
-            offset,
-            total,
+            limit,
+            after.is_some(),
+            |user| cursor("user", &user.email),
         ))
     }
 
@@ -67,25 +77,26 @@ impl UserQuery {
     ) -> Result<Connection<String, AuditEvent, EmptyFields, EmptyFields>> {
         let call = Call::of(ctx)?;
         call.require_admin()?;
-        let (offset, limit) = page_bounds(first, after)?;
-        let mut query = audit_events::Entity::find().order_by_desc(audit_events::Column::CreatedAt);
-        if let Some(action) = action {
-            query = query.filter(audit_events::Column::Action.eq(action));
-        }
-        if let Some(kind) = target_type {
-            query = query.filter(audit_events::Column::TargetType.eq(kind));
-        }
-        let total = query
-            .clone()
-            .count(&call.state.db)
-            .await
-            .map_err(Error::from)?;
-        let rows = query
-            .offset(offset)
-            .limit(limit)
-            .all(&call.state.db)
-            .await
-            .map_err(Error::from)?;
+        let limit = page_size(first);
+        let after = after
+            .as_deref()
+            .map(|c| {
+                let key = cursor_key("event", c)?;
+                key.split_once('|')
+                    .and_then(|(at, id)| {
+                        Some((
+                            DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
+                            uuid::Uuid::parse_str(id).ok()?,
+                        ))
+                    })
+                    .ok_or_else(|| Error::bad_input("after: not a cursor from this list"))
+            })
+            .transpose()?;
+        let filter = audit::EventFilter {
+            action: action.as_deref(),
+            target_type: target_type.as_deref(),
+        };
+        let rows = audit::page(&call.state.db, filter, after, limit + 1).await?;
         let events = rows
             .into_iter()
             .map(|e| AuditEvent {
@@ -99,7 +110,18 @@ impl UserQuery {
                 created_at: e.created_at,
             })
             .collect();
-        Ok(connection(events, offset, total))
+        Ok(keyset_connection(events, limit, after.is_some(), |event| {
+            cursor(
+                "event",
+                &format!(
+                    "{}|{}",
+                    event
+                        .created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                    event.id.as_str()
+                ),
+            )
+        }))
     }
 }
 

@@ -1,13 +1,11 @@
 //! `viewer`: the caller as the API sees them.
 
 use async_graphql::{Context, Object, Result};
-use sea_orm::EntityTrait;
 
 use super::context::Call;
 use super::repository::Repository;
 use super::types::User;
 use super::RequestContext;
-use crate::db::entities::users;
 use crate::state::SharedState;
 
 #[derive(Default)]
@@ -36,10 +34,7 @@ impl Viewer {
         let Some(scope) = call.request.principal.token() else {
             return Ok(None);
         };
-        let row = crate::db::entities::tokens::Entity::find_by_id(scope.id)
-            .one(&call.state.db)
-            .await
-            .map_err(crate::error::Error::from)?;
+        let row = crate::services::tokens::find_by_id(&call.state.db, scope.id).await?;
         match row {
             Some(row) => Ok(Some(super::token::token_view(&call, &row).await?)),
             None => Ok(None),
@@ -69,10 +64,8 @@ impl ViewerQuery {
         let request = ctx.data::<RequestContext>()?;
         let state = ctx.data::<SharedState>()?;
         let user = match request.principal.user() {
-            Some(principal) => users::Entity::find_by_id(principal.id)
-                .one(&state.db)
-                .await
-                .map_err(crate::error::Error::from)?
+            Some(principal) => crate::services::users::find_by_id(&state.db, principal.id)
+                .await?
                 .map(|row| User::from(&row)),
             None => None,
         };

@@ -1,7 +1,10 @@
 //! The audit trail: who did what to which object, when, from where.
 
-use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -75,4 +78,42 @@ pub async fn record(
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// Which events a page of the trail holds.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EventFilter<'a> {
+    pub action: Option<&'a str>,
+    pub target_type: Option<&'a str>,
+}
+
+/// Up to `limit` events, newest first, after the event `after` (its time and id): each
+/// page costs its own rows whatever the trail's length.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    filter: EventFilter<'_>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+) -> Result<Vec<audit_events::Model>> {
+    let mut query = audit_events::Entity::find()
+        .order_by_desc(audit_events::Column::CreatedAt)
+        .order_by_desc(audit_events::Column::Id);
+    if let Some(action) = filter.action {
+        query = query.filter(audit_events::Column::Action.eq(action));
+    }
+    if let Some(kind) = filter.target_type {
+        query = query.filter(audit_events::Column::TargetType.eq(kind));
+    }
+    if let Some((at, id)) = after {
+        query = query.filter(
+            Condition::any()
+                .add(audit_events::Column::CreatedAt.lt(at))
+                .add(
+                    Condition::all()
+                        .add(audit_events::Column::CreatedAt.eq(at))
+                        .add(audit_events::Column::Id.lt(id)),
+                ),
+        );
+    }
+    Ok(query.limit(limit).all(db).await?)
 }

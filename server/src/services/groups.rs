@@ -46,10 +46,9 @@ pub async fn members(
 
 async fn ensure_may_manage(
     db: &impl ConnectionTrait,
-    access: Option<&Access>,
+    access: &Access,
     group: &groups::Model,
 ) -> Result<()> {
-    let Some(access) = access else { return Ok(()) };
     let Some(role) = access.principal.global_role() else {
         return Err(Error::forbidden("only users manage groups"));
     };
@@ -82,15 +81,13 @@ fn target(group: &groups::Model) -> Target<'_> {
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
-    access: Option<&Access>,
+    access: &Access,
     name: &str,
 ) -> Result<groups::Model> {
-    if let Some(access) = access {
-        if !access.principal.global_role().is_some_and(may_create_group) {
-            return Err(Error::forbidden(
-                "only admins and developers may create groups",
-            ));
-        }
+    if !access.principal.global_role().is_some_and(may_create_group) {
+        return Err(Error::forbidden(
+            "only admins and developers may create groups",
+        ));
     }
     if !is_valid_group_name(name) {
         return Err(Error::bad_input(format!(
@@ -112,7 +109,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
             err.into()
         }
     })?;
-    if let Some(user) = access.and_then(|a| a.principal.user()) {
+    if let Some(user) = access.principal.user() {
         group_members::ActiveModel {
             group_id: Set(group.id),
             user_id: Set(user.id),
@@ -130,7 +127,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 pub async fn rename<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
-    access: Option<&Access>,
+    access: &Access,
     name: &str,
     new_name: &str,
 ) -> Result<groups::Model> {
@@ -166,7 +163,7 @@ pub async fn rename<C: ConnectionTrait + TransactionTrait>(
 pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
-    access: Option<&Access>,
+    access: &Access,
     name: &str,
 ) -> Result<()> {
     let group = get_by_name(db, name).await?;
@@ -182,7 +179,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
 pub async fn set_member<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
-    access: Option<&Access>,
+    access: &Access,
     name: &str,
     email: &str,
     maintainer: bool,
@@ -226,7 +223,7 @@ pub async fn set_member<C: ConnectionTrait + TransactionTrait>(
 pub async fn remove_member<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
-    access: Option<&Access>,
+    access: &Access,
     name: &str,
     email: &str,
 ) -> Result<()> {

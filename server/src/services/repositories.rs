@@ -5,8 +5,8 @@ use packistry_shared::names::{is_valid_repository_name, REPOSITORY_NAME_RULE};
 use packistry_shared::permissions::{may_create_repository, Permission};
 use packistry_shared::{Format, RepositoryRole, Visibility};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -31,6 +31,30 @@ pub async fn find_by_name(
         .filter(repositories::Column::Name.eq(name))
         .one(db)
         .await?)
+}
+
+pub async fn find_by_id(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<repositories::Model>> {
+    Ok(repositories::Entity::find_by_id(id).one(db).await?)
+}
+
+/// The names of the repositories among `ids` that still exist (in chunks of
+/// [`crate::db::IN_CHUNK`]).
+pub async fn names_of(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<String>> {
+    let mut names = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(crate::db::IN_CHUNK) {
+        let found: Vec<String> = repositories::Entity::find()
+            .select_only()
+            .column(repositories::Column::Name)
+            .filter(repositories::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        names.extend(found);
+    }
+    Ok(names)
 }
 
 /// A repository the caller may see at all; otherwise the same 404 as for no repository.
@@ -67,24 +91,22 @@ pub async fn list_visible(
         .collect())
 }
 
-/// Create a repository. A user creating one becomes its administrator; the CLI (no user)
-/// grants nobody.
+/// Create a repository. A user creating one becomes its administrator; the CLI
+/// ([`Access::system`]) grants nobody.
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
-    creator: Option<&Access>,
+    creator: &Access,
     new: NewRepository,
 ) -> Result<repositories::Model> {
-    if let Some(access) = creator {
-        let allowed = access
-            .principal
-            .global_role()
-            .is_some_and(may_create_repository);
-        if !allowed {
-            return Err(Error::forbidden(
-                "only admins and developers may create repositories",
-            ));
-        }
+    let allowed = creator
+        .principal
+        .global_role()
+        .is_some_and(may_create_repository);
+    if !allowed {
+        return Err(Error::forbidden(
+            "only admins and developers may create repositories",
+        ));
     }
     if !is_valid_repository_name(&new.name) {
         return Err(Error::bad_input(format!(
@@ -119,7 +141,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
             err.into()
         }
     })?;
-    if let Some(user) = creator.and_then(|a| a.principal.user()) {
+    if let Some(user) = creator.principal.user() {
         set_grant(
             &txn,
             repository.id,
@@ -160,7 +182,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     name: &str,
     changes: RepositoryChanges,
 ) -> Result<repositories::Model> {
-    let repository = administered(db, Some(access), name).await?;
+    let repository = administered(db, access, name).await?;
     let txn = db.begin().await?;
     let before_visibility = repository.visibility.clone();
     let mut row: repositories::ActiveModel = repository.into();
@@ -209,7 +231,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     access: &Access,
     name: &str,
 ) -> Result<()> {
-    let repository = administered(db, Some(access), name).await?;
+    let repository = administered(db, access, name).await?;
     let txn = db.begin().await?;
     repositories::Entity::delete_by_id(repository.id)
         .exec(&txn)
@@ -323,34 +345,26 @@ async fn resolve_grantee(
     }
 }
 
-/// A repository the caller administers; with no caller (the CLI), any repository.
+/// A repository the caller administers.
 async fn administered(
     db: &impl ConnectionTrait,
-    access: Option<&Access>,
+    access: &Access,
     name: &str,
 ) -> Result<repositories::Model> {
-    match access {
-        Some(access) => {
-            let repository = visible(db, access, name).await?;
-            access.check(
-                &repository,
-                PackageScope::Repository,
-                &[Permission::Administer],
-            )?;
-            Ok(repository)
-        }
-        None => find_by_name(db, name)
-            .await?
-            .ok_or_else(|| repository_not_found(name)),
-    }
+    let repository = visible(db, access, name).await?;
+    access.check(
+        &repository,
+        PackageScope::Repository,
+        &[Permission::Administer],
+    )?;
+    Ok(repository)
 }
 
-/// Grant a role on a repository (replacing any earlier role of that grantee). `access` is
-/// `None` for the CLI.
+/// Grant a role on a repository (replacing any earlier role of that grantee).
 pub async fn grant<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
-    access: Option<&Access>,
+    access: &Access,
     repository_name: &str,
     grantee: GranteeName<'_>,
     role: RepositoryRole,
@@ -385,7 +399,7 @@ fn grantee_kind(grantee: Grantee) -> &'static str {
 pub async fn revoke<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
-    access: Option<&Access>,
+    access: &Access,
     repository_name: &str,
     grantee: GranteeName<'_>,
 ) -> Result<()> {

@@ -75,6 +75,10 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<sources::Model>> {
         .await?)
 }
 
+pub async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<sources::Model>> {
+    Ok(sources::Entity::find_by_id(id).one(db).await?)
+}
+
 pub async fn find_by_name(db: &impl ConnectionTrait, name: &str) -> Result<Option<sources::Model>> {
     Ok(sources::Entity::find()
         .filter(sources::Column::Name.eq(name))

@@ -209,11 +209,11 @@ async fn insert_token<C: ConnectionTrait>(
 
 /// A personal token for `user_id`. Its scope can only narrow its owner's rights, so any
 /// scope over repositories the caller can see may be asked for; a token minting one keeps
-/// it within its own scope (`access` is `None` for the CLI).
+/// it within its own scope.
 pub async fn create_personal<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
-    access: Option<&Access>,
+    access: &Access,
     user_id: Uuid,
     user_email: &str,
     new: NewToken,
@@ -223,17 +223,15 @@ pub async fn create_personal<C: ConnectionTrait + TransactionTrait>(
         Some(names) => repositories_named(db, names).await?,
         None => Vec::new(),
     };
-    if let Some(access) = access {
-        // Naming a private repository one cannot see answers as naming none.
-        if let Some(hidden) = repositories.iter().find(|r| {
-            r.visibility() == packistry_shared::Visibility::Private
-                && access.permissions(r, PackageScope::Repository).is_empty()
-        }) {
-            return Err(super::access::repository_not_found(&hidden.name));
-        }
-        if let Some(parent) = access.principal.token() {
-            within_scope(parent, &new, &repositories)?;
-        }
+    // Naming a private repository one cannot see answers as naming none.
+    if let Some(hidden) = repositories.iter().find(|r| {
+        r.visibility() == packistry_shared::Visibility::Private
+            && access.permissions(r, PackageScope::Repository).is_empty()
+    }) {
+        return Err(super::access::repository_not_found(&hidden.name));
+    }
+    if let Some(parent) = access.principal.token() {
+        within_scope(parent, &new, &repositories)?;
     }
     if !new.packages.is_empty() {
         return Err(Error::bad_input(
@@ -276,7 +274,7 @@ pub async fn create_personal<C: ConnectionTrait + TransactionTrait>(
 pub async fn create_deploy<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
-    access: Option<&Access>,
+    access: &Access,
     new: NewToken,
 ) -> Result<CreatedToken> {
     validate(&new)?;
@@ -289,19 +287,17 @@ pub async fn create_deploy<C: ConnectionTrait + TransactionTrait>(
         }
     };
     let repositories = repositories_named(db, &names).await?;
-    if let Some(access) = access {
-        for repository in &repositories {
-            if access.principal.user().is_none() {
-                return Err(Error::forbidden("only users create deploy tokens"));
-            }
-            access.check(
-                repository,
-                PackageScope::Repository,
-                &[Permission::Administer],
-            )?;
+    for repository in &repositories {
+        if access.principal.user().is_none() && !access.is_system() {
+            return Err(Error::forbidden("only users create deploy tokens"));
         }
+        access.check(
+            repository,
+            PackageScope::Repository,
+            &[Permission::Administer],
+        )?;
     }
-    if let Some(parent) = access.and_then(|a| a.principal.token()) {
+    if let Some(parent) = access.principal.token() {
         within_scope(parent, &new, &repositories)?;
     }
     // A package limit names packages, published or not yet (a token for a first upload).
@@ -358,11 +354,11 @@ pub async fn list_deploy_for_repository(
 }
 
 /// Revoke a token. Personal tokens: their owner or an admin; deploy tokens: an
-/// administrator of one of its repositories (`access` is `None` for the CLI).
+/// administrator of one of its repositories; the operator ([`Access::system`]) any.
 pub async fn revoke<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
-    access: Option<&Access>,
+    access: &Access,
     token_id: Uuid,
 ) -> Result<tokens::Model> {
     let not_found = || Error::not_found("no such token");
@@ -370,27 +366,25 @@ pub async fn revoke<C: ConnectionTrait + TransactionTrait>(
         .one(db)
         .await?
         .ok_or_else(not_found)?;
-    if let Some(access) = access {
-        let itself = access.principal.token().map(|t| t.id) == Some(token.id);
-        let allowed = if itself {
-            true
-        } else if token.kind == "personal" {
-            access.principal.is_admin() || access.principal.user().map(|u| u.id) == token.user_id
-        } else {
-            let scope = scope_of(db, &token).await?;
-            let repositories = repositories::Entity::find()
-                .filter(repositories::Column::Id.is_in(scope.repository_ids))
-                .all(db)
-                .await?;
-            repositories.iter().any(|r| {
-                access
-                    .permissions(r, PackageScope::Repository)
-                    .contains(Permission::Administer)
-            })
-        };
-        if !allowed {
-            return Err(not_found());
-        }
+    let itself = access.principal.token().map(|t| t.id) == Some(token.id);
+    let allowed = if access.is_system() || itself {
+        true
+    } else if token.kind == "personal" {
+        access.principal.is_admin() || access.principal.user().map(|u| u.id) == token.user_id
+    } else {
+        let scope = scope_of(db, &token).await?;
+        let repositories = repositories::Entity::find()
+            .filter(repositories::Column::Id.is_in(scope.repository_ids))
+            .all(db)
+            .await?;
+        repositories.iter().any(|r| {
+            access
+                .permissions(r, PackageScope::Repository)
+                .contains(Permission::Administer)
+        })
+    };
+    if !allowed {
+        return Err(not_found());
     }
     if token.revoked_at.is_some() {
         return Ok(token);
@@ -413,6 +407,10 @@ pub async fn revoke<C: ConnectionTrait + TransactionTrait>(
     .await?;
     txn.commit().await?;
     Ok(token)
+}
+
+pub async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<tokens::Model>> {
+    Ok(tokens::Entity::find_by_id(id).one(db).await?)
 }
 
 /// Find a live token by name: a user's personal token, or (no user) a deploy token.

@@ -31,6 +31,10 @@ pub async fn count(db: &impl ConnectionTrait) -> Result<u64> {
     Ok(users::Entity::find().count(db).await?)
 }
 
+pub async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<users::Model>> {
+    Ok(users::Entity::find_by_id(id).one(db).await?)
+}
+
 pub async fn find_by_email(db: &impl ConnectionTrait, email: &str) -> Result<Option<users::Model>> {
     Ok(users::Entity::find()
         .filter(users::Column::Email.eq(normalize_email(email)))
@@ -313,26 +317,40 @@ pub async fn set_global_role<C: ConnectionTrait + TransactionTrait>(
     Ok(user)
 }
 
-/// A page of users, by e-mail, optionally filtered by a search in e-mail or name.
+/// Up to `limit` users by e-mail after the e-mail `after`, optionally those whose e-mail
+/// or display name holds `search` (not case-sensitive).
 pub async fn page(
     db: &impl ConnectionTrait,
     search: Option<&str>,
-    offset: u64,
+    after: Option<&str>,
     limit: u64,
-) -> Result<(Vec<users::Model>, u64)> {
+) -> Result<Vec<users::Model>> {
+    use sea_orm::sea_query::{Expr, Func, LikeExpr};
     use sea_orm::{Condition, QueryOrder, QuerySelect};
     let mut query = users::Entity::find().order_by_asc(users::Column::Email);
     if let Some(term) = search.map(str::trim).filter(|t| !t.is_empty()) {
-        let pattern = format!("%{}%", term.to_lowercase());
+        let mut pattern = String::from("%");
+        for c in term.to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '!') {
+                pattern.push('!');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        let like = |column: users::Column| {
+            Expr::expr(Func::lower(Expr::col((users::Entity, column))))
+                .like(LikeExpr::new(pattern.clone()).escape('!'))
+        };
         query = query.filter(
             Condition::any()
-                .add(users::Column::Email.like(pattern.clone()))
-                .add(users::Column::DisplayName.like(pattern)),
+                .add(like(users::Column::Email))
+                .add(like(users::Column::DisplayName)),
         );
     }
-    let total = query.clone().count(db).await?;
-    let rows = query.offset(offset).limit(limit).all(db).await?;
-    Ok((rows, total))
+    if let Some(after) = after {
+        query = query.filter(users::Column::Email.gt(after));
+    }
+    Ok(query.limit(limit).all(db).await?)
 }
 
 /// Change a user's display name and/or e-mail.

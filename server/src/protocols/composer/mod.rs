@@ -415,11 +415,16 @@ async fn search(
         kind: Some(query.package_type.trim()).filter(|t| !t.is_empty()),
         ..Filter::default()
     };
-    // The page and the total at once, on two connections.
-    let (found, total) = tokio::try_join!(
-        catalog::page_at(&state.db, repository.id, &listed, &filter, offset, per_page),
-        catalog::count(&state.db, repository.id, &listed, &filter),
-    )?;
+    let (found, total) = catalog::search(
+        &state.db,
+        &state.search_counts,
+        repository.id,
+        &listed,
+        &filter,
+        catalog::Start::Offset(offset),
+        per_page,
+    )
+    .await?;
     let ids: Vec<Uuid> = found.iter().map(|p| p.id).collect();
     let downloads = crate::services::downloads::package_totals(&state.db, &ids).await?;
     let results: Vec<Value> = found

@@ -362,7 +362,7 @@ async fn generated_metadata(
             repository.id,
             &listed,
             &filter,
-            after.as_deref(),
+            crate::services::catalog::Start::After(after.as_deref()),
             crate::services::catalog::MAX_PAGE,
         )
         .await?;

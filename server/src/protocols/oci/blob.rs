@@ -71,23 +71,7 @@ pub(super) async fn hold_blob(
     staged_sha256: &str,
     size: i64,
 ) -> Result<(), OciError> {
-    oci_blobs::Entity::insert(oci_blobs::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        package_id: Set(package.id),
-        digest: Set(digest.to_owned()),
-        blob_sha256: Set(staged_sha256.to_owned()),
-        size: Set(size),
-        created_at: Set(Utc::now()),
-    })
-    .on_conflict(
-        // Held already: the time is renewed, so a collection running now spares it.
-        OnConflict::columns([oci_blobs::Column::PackageId, oci_blobs::Column::Digest])
-            .update_column(oci_blobs::Column::CreatedAt)
-            .to_owned(),
-    )
-    .exec(&ctx.state.db)
-    .await?;
-    Ok(())
+    Ok(images::hold_blob(&ctx.state.db, package.id, digest, staged_sha256, size).await?)
 }
 
 pub(super) async fn commit_blob(ctx: &Ctx, staged: &Staged) -> Result<(), OciError> {
@@ -100,16 +84,7 @@ pub(super) async fn commit_blob(ctx: &Ctx, staged: &Staged) -> Result<(), OciErr
 /// garbage collection that has not yet removed it will then spare it (it removes only
 /// blobs older than its grace period, each with one conditional delete).
 pub(super) async fn renew_blob(ctx: &Ctx, sha256: &str) -> Result<bool, OciError> {
-    let _turn = package_service::write_turn(&ctx.state.db).await;
-    let renewed = blobs::Entity::update_many()
-        .col_expr(
-            blobs::Column::CreatedAt,
-            sea_orm::sea_query::Expr::value(Utc::now()),
-        )
-        .filter(blobs::Column::Digest.eq(sha256))
-        .exec(&ctx.state.db)
-        .await?;
-    Ok(renewed.rows_affected == 1)
+    Ok(images::renew_stored(&ctx.state.db, sha256).await?)
 }
 
 /// Renew the time of the image's links to `digests` (see [`renew_blob`]).
@@ -118,41 +93,16 @@ pub(super) async fn renew_held(
     package: &packages::Model,
     digests: &[String],
 ) -> Result<(), OciError> {
-    let _turn = package_service::write_turn(&ctx.state.db).await;
-    for batch in digests.chunks(500) {
-        oci_blobs::Entity::update_many()
-            .col_expr(
-                oci_blobs::Column::CreatedAt,
-                sea_orm::sea_query::Expr::value(Utc::now()),
-            )
-            .filter(oci_blobs::Column::PackageId.eq(package.id))
-            .filter(oci_blobs::Column::Digest.is_in(batch.iter().cloned()))
-            .exec(&ctx.state.db)
-            .await?;
-    }
-    Ok(())
+    Ok(images::renew_held(&ctx.state.db, package.id, digests).await?)
 }
 
-/// Which of `digests` the image holds, in one query per few hundred.
+/// Which of `digests` the image holds.
 pub(super) async fn held_among(
     ctx: &Ctx,
     package: &packages::Model,
     digests: &[String],
 ) -> Result<std::collections::HashSet<String>, OciError> {
-    use sea_orm::QuerySelect;
-    let mut held = std::collections::HashSet::new();
-    for batch in digests.chunks(500) {
-        let found: Vec<String> = oci_blobs::Entity::find()
-            .select_only()
-            .column(oci_blobs::Column::Digest)
-            .filter(oci_blobs::Column::PackageId.eq(package.id))
-            .filter(oci_blobs::Column::Digest.is_in(batch.iter().cloned()))
-            .into_tuple()
-            .all(&ctx.state.db)
-            .await?;
-        held.extend(found);
-    }
-    Ok(held)
+    Ok(images::held_among(&ctx.state.db, package.id, digests).await?)
 }
 
 pub(super) async fn find_held(
@@ -160,11 +110,7 @@ pub(super) async fn find_held(
     package: &packages::Model,
     digest: &str,
 ) -> Result<Option<oci_blobs::Model>, OciError> {
-    Ok(oci_blobs::Entity::find()
-        .filter(oci_blobs::Column::PackageId.eq(package.id))
-        .filter(oci_blobs::Column::Digest.eq(digest))
-        .one(&ctx.state.db)
-        .await?)
+    Ok(images::find_held(&ctx.state.db, package.id, digest).await?)
 }
 
 /// `bytes=a-b`, `bytes=a-`, `bytes=-n` within `size`.
@@ -287,12 +233,7 @@ pub(super) async fn delete_blob(
         ));
     }
     let package = package.ok_or_else(|| blob_unknown(digest))?;
-    let deleted = oci_blobs::Entity::delete_many()
-        .filter(oci_blobs::Column::PackageId.eq(package.id))
-        .filter(oci_blobs::Column::Digest.eq(digest))
-        .exec(&ctx.state.db)
-        .await?;
-    if deleted.rows_affected == 0 {
+    if !images::release_blob(&ctx.state.db, package.id, digest).await? {
         return Err(blob_unknown(digest));
     }
     ctx.state.forget_packages();

@@ -2,43 +2,41 @@
 
 use super::*;
 
-/// `n` and `last` of a paginated list, and the `Link` to the next page.
-pub(super) fn paginate(
-    mut items: Vec<String>,
-    query: &HashMap<String, String>,
-    path: &str,
-) -> Result<(Vec<String>, Option<String>), OciError> {
-    items.sort();
-    items.dedup();
-    if let Some(last) = query.get("last") {
-        items.retain(|i| i.as_str() > last.as_str());
-    }
-    let n = match query.get("n") {
-        Some(n) => Some(n.parse::<usize>().map_err(|_| {
+/// `n` of a paged list: `default` when absent, at most `max`.
+fn page_size(query: &HashMap<String, String>, default: u64, max: u64) -> Result<u64, OciError> {
+    Ok(match query.get("n") {
+        Some(n) => n.parse::<u64>().map_err(|_| {
             OciError::new(StatusCode::BAD_REQUEST, "UNSUPPORTED", "n must be a number")
-        })?),
-        None => None,
-    };
-    match n {
-        Some(n) if items.len() > n => {
-            items.truncate(n);
-            let last = items.last().cloned().unwrap_or_default();
-            Ok((
-                items,
-                Some(format!(
-                    "<{path}?n={n}&last={}>; rel=\"next\"",
-                    crate::protocols::encode_segment(&last)
-                )),
-            ))
-        }
-        _ => Ok((items, None)),
+        })?,
+        None => default,
     }
+    .min(max))
+}
+
+/// Cut a page read one longer than `n` back to `n`, and the `Link` to the next page when
+/// there is one.
+fn next_link(items: &mut Vec<String>, n: u64, path: &str) -> Option<String> {
+    if items.len() as u64 <= n {
+        return None;
+    }
+    items.truncate(n as usize);
+    items.last().map(|last| {
+        format!(
+            "<{path}?n={n}&last={}>; rel=\"next\"",
+            crate::protocols::encode_segment(last)
+        )
+    })
 }
 
 /// Names per `_catalog` page unless `n` asks otherwise, and the most `n` may ask for.
 pub(super) const CATALOG_PAGE: u64 = 100;
 
 pub(super) const CATALOG_PAGE_MAX: u64 = 1000;
+
+/// Tags per page of an image's tag list unless `n` asks otherwise (clients follow the
+/// `Link` to the rest), and the most `n` may ask for.
+const TAGS_PAGE: u64 = 1000;
+const TAGS_PAGE_MAX: u64 = 10_000;
 
 /// `_catalog`: the images the caller may list, `repository/image` in order, a page at a
 /// time after `last` (each repository's images read by name, from the index, only as far
@@ -48,13 +46,7 @@ pub(super) async fn catalog(
     access: &Access,
     query: &HashMap<String, String>,
 ) -> Outcome {
-    let n = match query.get("n") {
-        Some(n) => n.parse::<u64>().map_err(|_| {
-            OciError::new(StatusCode::BAD_REQUEST, "UNSUPPORTED", "n must be a number")
-        })?,
-        None => CATALOG_PAGE,
-    }
-    .min(CATALOG_PAGE_MAX);
+    let n = page_size(query, CATALOG_PAGE, CATALOG_PAGE_MAX)?;
     let last = query.get("last").map(String::as_str);
     let mut repositories: Vec<(String, repositories::Model, Listed)> = Vec::new();
     for repository in crate::services::repositories::list_visible(&ctx.state.db, access).await? {
@@ -89,7 +81,7 @@ pub(super) async fn catalog(
             repository.id,
             listed,
             &Filter::default(),
-            after,
+            catalog::Start::After(after),
             wanted,
         )
         .await?
@@ -97,17 +89,7 @@ pub(super) async fn catalog(
             names.push(format!("{prefix}{}", package.name));
         }
     }
-    let link = if names.len() as u64 > n {
-        names.truncate(n as usize);
-        names.last().map(|last| {
-            format!(
-                "</v2/_catalog?n={n}&last={}>; rel=\"next\"",
-                crate::protocols::encode_segment(last)
-            )
-        })
-    } else {
-        None
-    };
+    let link = next_link(&mut names, n, "/v2/_catalog");
     let mut response = axum::Json(json!({ "repositories": names })).into_response();
     if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
         response.headers_mut().insert("Link", link);
@@ -122,14 +104,11 @@ pub(super) async fn tags_list(
     query: &HashMap<String, String>,
 ) -> Outcome {
     let package = package.ok_or_else(|| name_unknown(&target.name))?;
-    let tags: Vec<String> = oci_tags::Entity::find()
-        .filter(oci_tags::Column::PackageId.eq(package.id))
-        .all(&ctx.state.db)
-        .await?
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
-    let (tags, link) = paginate(tags, query, &format!("/v2/{}/tags/list", target.name))?;
+    let n = page_size(query, TAGS_PAGE, TAGS_PAGE_MAX)?;
+    let last = query.get("last").map(String::as_str);
+    // One more than asked tells whether a next page exists.
+    let mut tags = images::tag_names(&ctx.state.db, package.id, last, n + 1).await?;
+    let link = next_link(&mut tags, n, &format!("/v2/{}/tags/list", target.name));
     let mut response = axum::Json(json!({ "name": target.name, "tags": tags })).into_response();
     if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
         response.headers_mut().insert("Link", link);
@@ -152,17 +131,8 @@ pub(super) async fn referrers(
     }
     let mut manifests = Vec::new();
     if let Some(package) = package {
-        let mut select = oci_manifests::Entity::find()
-            .filter(oci_manifests::Column::PackageId.eq(package.id))
-            .filter(oci_manifests::Column::SubjectDigest.eq(digest));
-        if let Some(kind) = query.get("artifactType") {
-            select = select.filter(oci_manifests::Column::ArtifactType.eq(kind.as_str()));
-        }
-        for m in select
-            .order_by_asc(oci_manifests::Column::CreatedAt)
-            .all(&ctx.state.db)
-            .await?
-        {
+        let kind = query.get("artifactType").map(String::as_str);
+        for m in images::referrers(&ctx.state.db, package.id, digest, kind).await? {
             let mut descriptor =
                 json!({ "mediaType": m.media_type, "digest": m.digest, "size": m.size });
             if let Some(kind) = m.artifact_type {

@@ -22,24 +22,7 @@ pub(super) async fn find_manifest_uncached(
     package: &packages::Model,
     reference: &str,
 ) -> Result<Option<oci_manifests::Model>, OciError> {
-    let digest = if valid_digest(reference) {
-        reference.to_owned()
-    } else {
-        match oci_tags::Entity::find()
-            .filter(oci_tags::Column::PackageId.eq(package.id))
-            .filter(oci_tags::Column::Name.eq(reference))
-            .one(&ctx.state.db)
-            .await?
-        {
-            Some(tag) => tag.manifest_digest,
-            None => return Ok(None),
-        }
-    };
-    Ok(oci_manifests::Entity::find()
-        .filter(oci_manifests::Column::PackageId.eq(package.id))
-        .filter(oci_manifests::Column::Digest.eq(digest))
-        .one(&ctx.state.db)
-        .await?)
+    Ok(images::find_manifest(&ctx.state.db, package.id, reference).await?)
 }
 
 pub(super) async fn read_all(ctx: &Ctx, sha256: &str) -> Result<Bytes, OciError> {
@@ -177,60 +160,6 @@ pub(super) async fn get_manifest(
         who,
         valid_until: None,
     })
-}
-
-/// A non-distributable layer fetched from its own `urls` (Windows base layers): clients
-/// never push it, so a manifest naming one is accepted without it, as the reference
-/// registries do. Other layers must have been pushed.
-pub(super) fn is_foreign(layer: &Value) -> bool {
-    let media_type = layer.get("mediaType").and_then(Value::as_str).unwrap_or("");
-    let non_distributable = media_type
-        .starts_with("application/vnd.oci.image.layer.nondistributable.")
-        || media_type.starts_with("application/vnd.docker.image.rootfs.foreign.");
-    let has_urls = layer
-        .get("urls")
-        .and_then(Value::as_array)
-        .is_some_and(|urls| {
-            urls.iter()
-                .any(|u| u.as_str().is_some_and(|u| !u.is_empty()))
-        });
-    non_distributable && has_urls
-}
-
-pub(super) fn descriptor_digests(manifest: &Value) -> (Vec<String>, Vec<String>) {
-    let mut blobs = Vec::new();
-    let mut children = Vec::new();
-    if let Some(config) = manifest
-        .get("config")
-        .and_then(|c| c.get("digest"))
-        .and_then(Value::as_str)
-    {
-        blobs.push(config.to_owned());
-    }
-    for layer in manifest
-        .get("layers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if is_foreign(layer) {
-            continue;
-        }
-        if let Some(d) = layer.get("digest").and_then(Value::as_str) {
-            blobs.push(d.to_owned());
-        }
-    }
-    for child in manifest
-        .get("manifests")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(d) = child.get("digest").and_then(Value::as_str) {
-            children.push(d.to_owned());
-        }
-    }
-    (blobs, children)
 }
 
 pub(super) async fn put_manifest(
@@ -376,66 +305,24 @@ pub(super) async fn put_manifest(
                 .and_then(Value::as_str)
         })
         .map(str::to_owned);
-    let _turn = package_service::write_turn(&ctx.state.db).await;
-    oci_manifests::Entity::insert(oci_manifests::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        package_id: Set(package.id),
-        digest: Set(digest.clone()),
-        media_type: Set(media_type.clone()),
-        blob_sha256: Set(sha256),
-        size: Set(bytes.len() as i64),
-        subject_digest: Set(subject.clone()),
-        artifact_type: Set(artifact_type),
-        annotations: Set(manifest.get("annotations").cloned()),
-        created_at: Set(Utc::now()),
-    })
-    .on_conflict(
-        // Pushed again: the time is renewed, so a collection running now spares it.
-        OnConflict::columns([
-            oci_manifests::Column::PackageId,
-            oci_manifests::Column::Digest,
-        ])
-        .update_column(oci_manifests::Column::CreatedAt)
-        .to_owned(),
-    )
-    .exec(&ctx.state.db)
-    .await?;
-    if !is_digest {
-        oci_tags::Entity::insert(oci_tags::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            package_id: Set(package.id),
-            name: Set(reference.to_owned()),
-            manifest_digest: Set(digest.clone()),
-            updated_at: Set(Utc::now()),
-        })
-        .on_conflict(
-            OnConflict::columns([oci_tags::Column::PackageId, oci_tags::Column::Name])
-                .update_columns([
-                    oci_tags::Column::ManifestDigest,
-                    oci_tags::Column::UpdatedAt,
-                ])
-                .to_owned(),
-        )
-        .exec(&ctx.state.db)
-        .await?;
-    }
-    let mut touched: packages::ActiveModel = package.clone().into();
-    touched.updated_at = Set(Utc::now());
-    touched.update(&ctx.state.db).await?;
-    drop(_turn);
-    ctx.state.forget_packages();
-    audit::record(
+    images::put_manifest(
         &ctx.state.db,
-        &Actor::from_principal(&access.principal, None),
-        "manifest.push",
-        Target {
-            kind: "image",
-            id: Some(package.id.to_string()),
-            name: &target.name,
+        &package,
+        images::NewManifest {
+            digest: &digest,
+            media_type: &media_type,
+            blob_sha256: &sha256,
+            size: bytes.len() as i64,
+            subject: subject.as_deref(),
+            artifact_type: artifact_type.as_deref(),
+            annotations: manifest.get("annotations").cloned(),
         },
-        json!({ "reference": reference, "digest": digest }),
+        (!is_digest).then_some(reference),
+        &Actor::from_principal(&access.principal, None),
+        &target.name,
     )
     .await?;
+    ctx.state.forget_packages();
     let mut response = StatusCode::CREATED.into_response();
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!("/v2/{}/manifests/{digest}", target.name)) {
@@ -458,47 +345,17 @@ pub(super) async fn delete_manifest(
     reference: &str,
 ) -> Outcome {
     let package = package.ok_or_else(|| manifest_unknown(reference))?;
-    let _turn = package_service::write_turn(&ctx.state.db).await;
-    if valid_digest(reference) {
-        let deleted = oci_manifests::Entity::delete_many()
-            .filter(oci_manifests::Column::PackageId.eq(package.id))
-            .filter(oci_manifests::Column::Digest.eq(reference))
-            .exec(&ctx.state.db)
-            .await?;
-        if deleted.rows_affected == 0 {
-            return Err(manifest_unknown(reference));
-        }
-        oci_tags::Entity::delete_many()
-            .filter(oci_tags::Column::PackageId.eq(package.id))
-            .filter(oci_tags::Column::ManifestDigest.eq(reference))
-            .exec(&ctx.state.db)
-            .await?;
-    } else {
-        let deleted = oci_tags::Entity::delete_many()
-            .filter(oci_tags::Column::PackageId.eq(package.id))
-            .filter(oci_tags::Column::Name.eq(reference))
-            .exec(&ctx.state.db)
-            .await?;
-        if deleted.rows_affected == 0 {
-            return Err(manifest_unknown(reference));
-        }
-    }
-    let mut touched: packages::ActiveModel = package.clone().into();
-    touched.updated_at = Set(Utc::now());
-    touched.update(&ctx.state.db).await?;
-    drop(_turn);
-    ctx.state.forget_packages();
-    audit::record(
+    let deleted = images::delete_manifest(
         &ctx.state.db,
+        &package,
+        reference,
         &Actor::from_principal(&access.principal, None),
-        "manifest.delete",
-        Target {
-            kind: "image",
-            id: Some(package.id.to_string()),
-            name: &target.name,
-        },
-        json!({ "reference": reference }),
+        &target.name,
     )
     .await?;
+    if !deleted {
+        return Err(manifest_unknown(reference));
+    }
+    ctx.state.forget_packages();
     Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -35,30 +35,26 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use packistry_shared::permissions::Permission;
 use packistry_shared::Format;
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::db::entities::{
-    blobs, oci_blobs, oci_manifests, oci_tags, oci_uploads, packages, repositories,
-};
+use crate::db::entities::{oci_blobs, oci_manifests, oci_uploads, packages, repositories};
 use crate::error::Error;
+use crate::formats::oci::{
+    descriptor_digests, valid_digest, DOCKER_MANIFEST, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST,
+};
 use crate::services::access::{Access, PackageScope};
-use crate::services::audit::{self, Actor, Target};
+use crate::services::audit::Actor;
 use crate::services::catalog::{self, Filter, Listed};
 use crate::services::downloads::Downloader;
+use crate::services::images;
 use crate::services::packages as package_service;
+use crate::services::uploads as upload_service;
 use crate::state::SharedState;
 use crate::storage::{Hashes, StageError, Staged};
 
 const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-const MANIFEST_TYPES: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
 
 pub fn router() -> Router<SharedState> {
     Router::new()
@@ -79,25 +75,6 @@ static NAME_COMPONENT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
 static TAG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     regex::Regex::new(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$").expect("tag pattern")
 });
-
-/// `sha256:…` or `sha512:…` with the right length of lowercase hex.
-fn valid_digest(digest: &str) -> bool {
-    match digest.split_once(':') {
-        Some(("sha256", hex)) => {
-            hex.len() == 64
-                && hex
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        }
-        Some(("sha512", hex)) => {
-            hex.len() == 128
-                && hex
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        }
-        _ => false,
-    }
-}
 
 fn digest_of(staged: &Staged, algorithm: &str) -> String {
     match algorithm {

@@ -92,19 +92,7 @@ pub(super) async fn start_upload(
         hold_blob(ctx, &package, digest, &staged.sha256, staged.size as i64).await?;
         return blob_created(target, digest).await;
     }
-    let now = Utc::now();
-    let upload = oci_uploads::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        repository_id: Set(target.repository.id),
-        image: Set(target.image.clone()),
-        size: Set(0),
-        parts: Set(0),
-        single_part_sha256: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&ctx.state.db)
-    .await?;
+    let upload = upload_service::start(&ctx.state.db, target.repository.id, &target.image).await?;
     let mut response = StatusCode::ACCEPTED.into_response();
     upload_headers(&mut response, target, &upload);
     Ok(response)
@@ -116,10 +104,8 @@ pub(super) async fn find_upload(
     id: &str,
 ) -> Result<oci_uploads::Model, OciError> {
     let uuid = Uuid::parse_str(id).map_err(|_| upload_unknown(id))?;
-    oci_uploads::Entity::find_by_id(uuid)
-        .one(&ctx.state.db)
+    upload_service::find(&ctx.state.db, target.repository.id, &target.image, uuid)
         .await?
-        .filter(|u| u.repository_id == target.repository.id && u.image == target.image)
         .ok_or_else(|| upload_unknown(id))
 }
 
@@ -155,53 +141,29 @@ pub(super) async fn append_part(
     // Claim this part's place: only the one request that moves the upload on from the
     // state it read wins; a chunk sent at the same time loses and is refused, so a part's
     // bytes and the digest recorded for them always come from the same request.
-    let (size, parts) = (upload.size + staged.size as i64, upload.parts + 1);
     let single_part_sha256 = first.then(|| staged.sha256.clone());
-    let now = Utc::now();
-    let claimed = oci_uploads::Entity::update_many()
-        .col_expr(oci_uploads::Column::Size, Expr::value(size))
-        .col_expr(oci_uploads::Column::Parts, Expr::value(parts))
-        .col_expr(
-            oci_uploads::Column::SinglePartSha256,
-            Expr::value(single_part_sha256.clone()),
-        )
-        .col_expr(oci_uploads::Column::UpdatedAt, Expr::value(now))
-        .filter(oci_uploads::Column::Id.eq(upload.id))
-        .filter(oci_uploads::Column::Parts.eq(upload.parts))
-        .filter(oci_uploads::Column::Size.eq(upload.size))
-        .exec(&ctx.state.db)
-        .await?;
-    if claimed.rows_affected == 0 {
+    let Some(claimed) = upload_service::claim_part(
+        &ctx.state.db,
+        &upload,
+        staged.size as i64,
+        single_part_sha256,
+    )
+    .await?
+    else {
         return Err(OciError::new(
             StatusCode::RANGE_NOT_SATISFIABLE,
             "BLOB_UPLOAD_INVALID",
             "another chunk of this upload arrived at the same time; ask for the upload's \
              state (GET) and send what follows it",
         ));
-    }
+    };
     let key = part_key(upload.id, upload.parts);
     if let Err(err) = ctx.state.blobs.commit_as(&staged, &key).await {
         // Give the place back, so the client may send the chunk again.
-        let _ = oci_uploads::Entity::update_many()
-            .col_expr(oci_uploads::Column::Size, Expr::value(upload.size))
-            .col_expr(oci_uploads::Column::Parts, Expr::value(upload.parts))
-            .col_expr(
-                oci_uploads::Column::SinglePartSha256,
-                Expr::value(upload.single_part_sha256.clone()),
-            )
-            .filter(oci_uploads::Column::Id.eq(upload.id))
-            .filter(oci_uploads::Column::Parts.eq(parts))
-            .exec(&ctx.state.db)
-            .await;
+        let _ = upload_service::give_back(&ctx.state.db, &upload, &claimed).await;
         return Err(Error::internal(err).into());
     }
-    Ok(oci_uploads::Model {
-        size,
-        parts,
-        single_part_sha256,
-        updated_at: now,
-        ..upload
-    })
+    Ok(claimed)
 }
 
 pub(super) async fn patch_upload(
@@ -324,9 +286,7 @@ pub(super) async fn close_upload(
     upload: &oci_uploads::Model,
     digest: &str,
 ) -> Outcome {
-    oci_uploads::Entity::delete_by_id(upload.id)
-        .exec(&ctx.state.db)
-        .await?;
+    upload_service::forget(&ctx.state.db, upload.id).await?;
     ctx.state
         .blobs
         .delete_prefix(&format!("uploads/{}", upload.id))
@@ -371,9 +331,7 @@ pub(super) async fn assemble(
 }
 
 pub(super) async fn cancel_upload(ctx: &Ctx, upload: oci_uploads::Model) -> Outcome {
-    oci_uploads::Entity::delete_by_id(upload.id)
-        .exec(&ctx.state.db)
-        .await?;
+    upload_service::forget(&ctx.state.db, upload.id).await?;
     ctx.state
         .blobs
         .delete_prefix(&format!("uploads/{}", upload.id))
