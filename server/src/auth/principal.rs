@@ -72,7 +72,7 @@ pub enum Principal {
     },
     /// The server's operator at its command line (`packistry repo …`, `user …`): holds
     /// every permission, as whoever runs the binary holds the database anyway. Made only
-    /// by [`crate::services::access::Access::system`]; no request becomes it.
+    /// by `Access::system` (services); no request becomes it.
     System,
 }
 
